@@ -1,0 +1,31 @@
+# Every target sets itself up on a fresh machine: a .venv with the CPU build of torch pinned
+# (any other version pulls a multi-GB CUDA build here) and ganforge installed editable.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test bench clean
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/ganforge train mnist5k --model cgan --out runs/demo
+	$(BIN)/ganforge report runs/demo
+	@echo
+	@echo "Samples:  runs/demo/samples/   Report: runs/demo/report.html"
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/mixtures.py
+	$(BIN)/python benchmarks/mnist_cgan.py
+
+clean:
+	rm -rf $(VENV) runs build src/*.egg-info

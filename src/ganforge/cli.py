@@ -1,0 +1,124 @@
+"""The `ganforge` command. Thin: parse, call the API, print. User mistakes exit 2 in one line."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from .config import LOSSES
+from .errors import GanforgeError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="ganforge")
+def cli():
+    """Train, sample, inspect and report on GANs. Try: ganforge train ring8"""
+
+
+@cli.command()
+@click.argument("data")
+@click.option("--model", help="Family: vanilla, dcgan, cgan (default: chosen per dataset).")
+@click.option("--loss", type=click.Choice(LOSSES), help="Adversarial loss (default ns).")
+@click.option("--preset", help="Named architecture preset, e.g. 'seed' (100->128->784 MLP GAN).")
+@click.option("--steps", type=int, help="Generator updates in total.")
+@click.option("--batch-size", type=int)
+@click.option("--lr", type=float, help="Learning rate of G and D.")
+@click.option("--lr-g", type=float)
+@click.option("--lr-d", type=float)
+@click.option("--n-critic", type=int, help="D updates per G update.")
+@click.option("--z-dim", type=int)
+@click.option("--r1-gamma", type=float, help="R1 penalty weight (0 = off).")
+@click.option("--spectral-norm/--no-spectral-norm", default=None)
+@click.option("--ema-decay", type=float, help="EMA of G weights (0 = off).")
+@click.option("--ac-weight", type=float, help="cgan: AC-GAN classifier loss weight (0 = off).")
+@click.option("--image-size", type=int, help="Resize folder images to this square size.")
+@click.option("--seed", type=int)
+@click.option("--device", help="auto, cpu, cuda, cuda:1 ...")
+@click.option("--out", type=click.Path(file_okay=False), help="Run folder (default runs/<data>).")
+@click.option("--resume", is_flag=True, help="Continue the run in --out exactly where it stopped.")
+@click.option("--config", "config_file", type=click.Path(), help="JSON/YAML file of options.")
+@click.option("--log-every", type=int)
+@click.option("--sample-every", type=int)
+@click.option("--ckpt-every", type=int)
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def train(data, model, out, resume, config_file, quiet, **options):
+    """Train a GAN on DATA: a built-in name (ring8, grid25, digits, mnist5k, fashion-mnist),
+    a folder of images (sub-folders = classes) or a .npz with 'images' [and 'labels']."""
+    from .api import train as api_train
+    run = api_train(data, model=model, out=out, resume=resume, config=config_file,
+                    progress=not quiet, **options)
+    last = run.log[-1] if run.log else {}
+    click.echo(f"trained {run.config['family']} on {data} to step {run.step}"
+               f" ({last.get('wall_s', '?')} s) -> {run.path}")
+    click.echo(f"samples: {run.path / 'samples'}   next: ganforge sample {run.path} -n 64 --out samples.png")
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path())
+@click.option("-n", "n", type=int, default=64, show_default=True, help="Number of samples.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help=".npz (arrays) or .png (grid).")
+@click.option("--label", type=int, help="Class index for conditional models (default: uniform).")
+@click.option("--seed", type=int, default=0, show_default=True)
+def sample(run_dir, n, out, label, seed):
+    """Generate N samples from a trained run into OUT (.npz or .png)."""
+    from .api import load
+    s = load(run_dir).write(out, n, label=label, seed=seed)
+    click.echo(f"wrote {len(s.samples)} samples {tuple(s.samples.shape[1:])} to {out}")
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+def info(run_dir, as_json):
+    """Show a run's config, progress and last logged numbers."""
+    from .api import Run
+    run = Run(run_dir)
+    doc = run.config
+    last = run.log[-1] if run.log else {}
+    summary = {"run": str(run.path), "family": doc["family"], "data": doc["data"]["name"],
+               "step": run.step, "steps": doc["config"]["steps"], "last": last,
+               "config": doc["config"]}
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+        return
+    click.echo(f"run      {run.path}\nfamily   {doc['family']} on {doc['data']['name']} "
+               f"{tuple(doc['data']['shape'])}\nprogress {run.step}/{doc['config']['steps']} steps")
+    if last:
+        click.echo("last     " + "  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                                         for k, v in last.items()))
+    click.echo("config   " + "  ".join(f"{k}={v}" for k, v in doc["config"].items() if v is not None))
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path())
+def report(run_dir):
+    """Write RUN_DIR/report.html: curves, samples over time, config (self-contained)."""
+    from .report.html import write_report
+    path = write_report(run_dir)
+    click.echo(f"wrote {path}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv:
+        argv = ["--help"]
+    try:
+        rv = cli.main(argv, prog_name="ganforge", standalone_mode=False)
+        sys.exit(rv if isinstance(rv, int) else 0)
+    except GanforgeError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(2)
+    except click.exceptions.NoArgsIsHelpError as e:
+        click.echo(e.ctx.get_help() if e.ctx else str(e))
+        sys.exit(0)
+    except click.UsageError as e:
+        cmd = e.ctx.command_path if e.ctx else "ganforge"
+        click.echo(f"error: {e.format_message()} (see `{cmd} --help`)", err=True)
+        sys.exit(2)
+    except click.exceptions.Abort:
+        sys.exit(130)
+    except KeyboardInterrupt:
+        click.echo("interrupted: checkpoint saved; continue with the same command plus --resume", err=True)
+        sys.exit(130)

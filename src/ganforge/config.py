@@ -1,0 +1,147 @@
+"""Training configuration: one flat dataclass, per-dataset defaults, file loading, resume checks."""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from .errors import GanforgeError
+
+LOSSES = ("ns", "minimax", "hinge", "wgan-gp", "ls")
+
+
+@dataclass
+class TrainConfig:
+    data: str = "ring8"
+    model: str | None = None          # vanilla | dcgan | cgan; None -> the dataset's default
+    loss: str = "ns"
+    preset: str | None = None         # e.g. "seed": the classic 100->128->784 MLP
+    steps: int = 2000
+    batch_size: int = 64
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    n_critic: int = 1                 # discriminator updates per generator update
+    z_dim: int = 64
+    hidden: int = 128                 # MLP width
+    depth: int = 2                    # MLP hidden layers
+    channels: int = 64                # conv base width
+    image_size: int | None = None     # folders are resized to this (centre crop + Lanczos)
+    gp_weight: float = 10.0           # wgan-gp penalty weight
+    r1_gamma: float = 0.0             # R1 on real data; 0 = off
+    spectral_norm: bool = False       # spectral norm on every D layer
+    ac_weight: float = 0.0            # > 0: AC-GAN auxiliary classifier head on D (cgan)
+    projection: bool = True           # cgan: projection discriminator
+    ema_decay: float = 0.999          # EMA of G weights; 0 = off
+    lr_decay: bool = False            # linear decay of both learning rates to 0 over the run
+    seed: int = 0
+    device: str = "auto"
+    log_every: int = 50
+    sample_every: int = 500
+    ckpt_every: int = 500
+    out: str | None = None
+
+    # Fields that define *what* is trained: resuming with a different value is an error.
+    IDENTITY = ("data", "model", "loss", "preset", "batch_size", "lr_g", "lr_d", "betas",
+                "n_critic", "z_dim", "hidden", "depth", "channels", "image_size", "gp_weight",
+                "r1_gamma", "spectral_norm", "ac_weight", "projection", "ema_decay", "seed")
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["betas"] = list(self.betas)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise GanforgeError(f"unknown config option(s) {', '.join(unknown)}; "
+                                f"valid options: {', '.join(sorted(known))}")
+        d = dict(d)
+        if "betas" in d:
+            d["betas"] = tuple(float(b) for b in d["betas"])
+        return cls(**d)
+
+    def validate(self) -> "TrainConfig":
+        if self.loss not in LOSSES:
+            raise GanforgeError(f"unknown loss '{self.loss}'; choose one of {', '.join(LOSSES)}")
+        for name in ("steps", "batch_size", "n_critic", "z_dim", "hidden", "depth", "channels",
+                     "log_every", "sample_every", "ckpt_every"):
+            if getattr(self, name) < 1:
+                raise GanforgeError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+        for name in ("lr_g", "lr_d"):
+            if not getattr(self, name) > 0:
+                raise GanforgeError(f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
+        if not 0 <= self.ema_decay < 1:
+            raise GanforgeError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
+        if self.image_size is not None and self.image_size < 8:
+            raise GanforgeError(f"--image-size must be at least 8, got {self.image_size}")
+        return self
+
+
+# Defaults that train well with no flags (measured in benchmarks/). Keyed by dataset name,
+# then by "points"/"images" for user data. Values override the dataclass defaults.
+DATASET_DEFAULTS: dict[str, dict] = {
+    "ring8": dict(model="vanilla", steps=3000, batch_size=256, lr_g=1e-3, lr_d=1e-3, z_dim=16,
+                  hidden=256, depth=3, lr_decay=True, ema_decay=0.999),
+    "grid25": dict(model="vanilla", steps=6000, batch_size=256, lr_g=1e-3, lr_d=1e-3, z_dim=16,
+                   hidden=256, depth=3, lr_decay=True, ema_decay=0.999),
+    "digits": dict(model="dcgan", steps=1500, batch_size=64, channels=64, z_dim=32),
+    "mnist5k": dict(model="dcgan", steps=3000, batch_size=64, channels=32, z_dim=64),
+    "fashion-mnist": dict(model="dcgan", steps=4000, batch_size=64, channels=32, z_dim=64),
+    "points": dict(model="vanilla", steps=3000, batch_size=256, lr_g=1e-3, lr_d=1e-3, z_dim=16,
+                   hidden=256, depth=3, lr_decay=True),
+    "images": dict(model="dcgan", steps=3000, batch_size=64, channels=32, z_dim=64),
+}
+BUILTIN_DEFAULT_KEYS = ("ring8", "grid25", "digits", "mnist5k", "fashion-mnist")
+# Family-specific adjustments applied after the dataset's (e.g. cgan wants projection D).
+MODEL_DEFAULTS: dict[tuple[str, str], dict] = {
+    ("mnist5k", "cgan"): dict(steps=3000),
+}
+PRESETS: dict[str, dict] = {
+    # The classic two-layer MLP GAN of the GAN tutorials: G 100->128->784, D 784->128->1.
+    "seed": dict(model="vanilla", z_dim=100, hidden=128, depth=1, ema_decay=0.0),
+}
+
+
+def load_config_file(path: str | Path) -> dict:
+    """Read a JSON or YAML config file into a dict of options (no code is executed)."""
+    path = Path(path)
+    if not path.is_file():
+        raise GanforgeError(f"config file {path} does not exist; pass an existing .json or .yaml file")
+    text = path.read_text()
+    try:
+        if path.suffix.lower() in (".yaml", ".yml"):
+            import yaml
+            d = yaml.safe_load(text) or {}
+        else:
+            d = json.loads(text)
+    except Exception as e:  # noqa: BLE001 - any parse error is a user error here
+        raise GanforgeError(f"cannot parse config file {path}: {str(e).splitlines()[0]}") from None
+    if not isinstance(d, dict):
+        raise GanforgeError(f"config file {path} must hold a mapping of option: value")
+    return d
+
+
+def resolve(options: dict, dataset_key: str) -> TrainConfig:
+    """Merge dataclass defaults < dataset defaults < preset < model defaults < user options."""
+    merged: dict = {}
+    merged.update(DATASET_DEFAULTS.get(dataset_key, {}))
+    preset = options.get("preset")
+    if preset is not None:
+        if preset not in PRESETS:
+            raise GanforgeError(f"unknown preset '{preset}'; choose one of {', '.join(PRESETS)}")
+        merged.update(PRESETS[preset])
+    model = options.get("model") or merged.get("model")
+    merged.update(MODEL_DEFAULTS.get((dataset_key, model), {}))
+    merged.update({k: v for k, v in options.items() if v is not None})
+    merged["model"] = model
+    return TrainConfig.from_dict(merged).validate()
+
+
+def identity_mismatch(saved: dict, new: TrainConfig) -> list[str]:
+    """Names of identity fields whose values differ between a saved run and a new config."""
+    cur = new.to_dict()
+    return [k for k in TrainConfig.IDENTITY if json.dumps(saved.get(k)) != json.dumps(cur.get(k))]

@@ -1,0 +1,107 @@
+"""User data: a folder of images (sub-folders = classes) or a .npz with `images` [and `labels`].
+
+Resize policy (stated in the run's data info): every image is centre-cropped to a square and
+resized with Lanczos to `image_size` (default: the median short side, rounded down to a
+multiple of 4 and capped at 64). Alpha is composited onto white. If every image is greyscale
+the set stays 1-channel, otherwise all become RGB.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from ..errors import GanforgeError
+from .base import Dataset
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}
+
+
+def _open(path: Path) -> Image.Image:
+    try:
+        im = Image.open(path)
+        im.load()  # force a full decode so truncated files fail here, not mid-training
+        return im
+    except (UnidentifiedImageError, OSError, SyntaxError) as e:
+        raise GanforgeError(f"cannot read image {path} ({str(e).splitlines()[0]}); "
+                            f"remove or re-save the file") from None
+
+
+def _flatten_alpha(im: Image.Image) -> Image.Image:
+    if im.mode in ("RGBA", "LA") or (im.mode == "P" and "transparency" in im.info):
+        im = im.convert("RGBA")
+        bg = Image.new("RGBA", im.size, (255, 255, 255, 255))
+        return Image.alpha_composite(bg, im).convert("RGB")
+    return im
+
+
+def _square(im: Image.Image, size: int) -> Image.Image:
+    w, h = im.size
+    s = min(w, h)
+    left, top = (w - s) // 2, (h - s) // 2
+    return im.crop((left, top, left + s, top + s)).resize((size, size), Image.LANCZOS)
+
+
+def load_folder(root: Path, image_size: int | None = None) -> Dataset:
+    paths = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    if not paths:
+        raise GanforgeError(f"folder {root} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))}); "
+                            f"point DATA at a folder with images in it")
+    images = [_flatten_alpha(_open(p)) for p in paths]
+    grey = all(im.mode in ("L", "1", "I", "I;16", "F") for im in images)
+    mode = "L" if grey else "RGB"
+    if image_size is None:
+        short = int(np.median([min(im.size) for im in images]))
+        image_size = max(8, min(64, short // 4 * 4))
+    arr = np.stack([np.asarray(_square(im.convert(mode), image_size), dtype=np.uint8) for im in images])
+    if grey:
+        arr = arr[..., None]
+    x = torch.from_numpy(arr).permute(0, 3, 1, 2).float().div(127.5).sub(1.0).contiguous()
+    # Sub-folder names are class labels when every image sits inside a sub-folder.
+    rel = [p.relative_to(root).parts for p in paths]
+    labels, classes = None, []
+    if all(len(r) > 1 for r in rel):
+        classes = sorted({r[0] for r in rel})
+        if len(classes) > 1:
+            index = {c: i for i, c in enumerate(classes)}
+            labels = torch.tensor([index[r[0]] for r in rel], dtype=torch.int64)
+        else:
+            classes = []
+    return Dataset(root.name or str(root), "images", x, labels, classes,
+                   info={"source": f"folder {root}", "count": len(paths),
+                         "resize": f"centre-crop to square, Lanczos to {image_size}x{image_size}",
+                         "channels": "greyscale" if grey else "RGB (alpha composited on white)"})
+
+
+def load_npz(path: Path) -> Dataset:
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            if "images" not in f:
+                raise GanforgeError(f"{path} has no 'images' array (found: {', '.join(f.files) or 'none'}); "
+                                    f"save it with np.savez(path, images=..., labels=...)")
+            images = f["images"]
+            labels = f["labels"] if "labels" in f else None
+    except GanforgeError:
+        raise
+    except Exception as e:  # noqa: BLE001 - corrupt archives raise many types
+        raise GanforgeError(f"cannot read {path} ({str(e).splitlines()[0]}); is it a valid .npz?") from None
+    if images.ndim == 3:
+        images = images[..., None]
+    if images.ndim != 4 or images.shape[-1] not in (1, 3) or len(images) == 0:
+        raise GanforgeError(f"{path}: 'images' must be (N, H, W[, 1|3]) with N > 0, got {images.shape}")
+    x = torch.from_numpy(images.astype(np.float32))
+    if images.dtype == np.uint8 or x.max() > 1.0:
+        x = x / 127.5 - 1.0
+    else:
+        x = x * 2.0 - 1.0  # floats in [0, 1]
+    x = x.permute(0, 3, 1, 2).contiguous()
+    classes, y = [], None
+    if labels is not None:
+        if len(labels) != len(images):
+            raise GanforgeError(f"{path}: {len(labels)} labels for {len(images)} images; they must match")
+        uniq = np.unique(labels)
+        classes = [str(u) for u in uniq]
+        y = torch.from_numpy(np.searchsorted(uniq, labels).astype(np.int64))
+    return Dataset(path.stem, "images", x, y, classes, info={"source": f"npz {path}"})

@@ -1,0 +1,1 @@
+"""Quality metrics. Each states its protocol next to its numbers."""

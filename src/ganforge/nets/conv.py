@@ -1,0 +1,70 @@
+"""DCGAN-style conv G and D for any square size s = b·2^k with base b in 3..7 (8, 28, 32, 64, ...)."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..errors import GanforgeError
+from .layers import DiscriminatorHead, LabelConcat, apply_spectral_norm, dcgan_init
+
+
+def pyramid(size: int) -> tuple[int, int]:
+    """(base, k) with size == base * 2**k, base in 3..7 and k >= 1."""
+    base, k = size, 0
+    while base > 7 and base % 2 == 0:
+        base, k = base // 2, k + 1
+    if k == 0 or not 3 <= base <= 7:
+        raise GanforgeError(f"image size {size} cannot be built by doubling a 3..7 base "
+                            f"(e.g. 8, 16, 28, 32, 48, 64); resize with --image-size")
+    return base, k
+
+
+def _width(channels: int, level: int) -> int:
+    return min(channels * 2 ** level, 512)
+
+
+class ConvGenerator(nn.Module):
+    def __init__(self, z_dim: int, out_shape: list[int], channels: int = 64, num_classes: int = 0):
+        super().__init__()
+        self.z_dim, self.out_shape, self.num_classes = z_dim, list(out_shape), num_classes
+        c_out, size = out_shape[0], out_shape[1]
+        self.base, k = pyramid(size)
+        self.cond = LabelConcat(num_classes, 32)
+        top = _width(channels, k)
+        self.project = nn.Sequential(nn.Linear(z_dim + self.cond.extra, top * self.base ** 2),
+                                     nn.BatchNorm1d(top * self.base ** 2), nn.ReLU())
+        ups = []
+        for level in range(k, 0, -1):
+            ups += [nn.ConvTranspose2d(_width(channels, level), _width(channels, level - 1), 4, 2, 1,
+                                       bias=False),
+                    nn.BatchNorm2d(_width(channels, level - 1)), nn.ReLU()]
+        self.up = nn.Sequential(*ups)
+        self.to_image = nn.Sequential(nn.Conv2d(channels, c_out, 3, 1, 1), nn.Tanh())
+        self.top = top
+        dcgan_init(self)
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.project(self.cond(z, labels)).view(-1, self.top, self.base, self.base)
+        return self.to_image(self.up(h))
+
+
+class ConvDiscriminator(nn.Module):
+    def __init__(self, in_shape: list[int], channels: int = 64, num_classes: int = 0,
+                 projection: bool = True, aux_classifier: bool = False, spectral: bool = False):
+        super().__init__()
+        c_in, size = in_shape[0], in_shape[1]
+        base, k = pyramid(size)
+        layers = [nn.Conv2d(c_in, channels, 3, 1, 1), nn.LeakyReLU(0.2)]
+        for level in range(k):
+            layers += [nn.Conv2d(_width(channels, level), _width(channels, level + 1), 4, 2, 1),
+                       nn.LeakyReLU(0.2)]
+        layers.append(nn.Flatten())
+        self.features = nn.Sequential(*layers)
+        self.head = DiscriminatorHead(_width(channels, k) * base ** 2, num_classes, projection,
+                                      aux_classifier)
+        dcgan_init(self)
+        if spectral:
+            apply_spectral_norm(self)
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None):
+        return self.head(self.features(x), labels)

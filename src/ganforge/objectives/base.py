@@ -1,0 +1,56 @@
+"""What a GAN family declares so the one training loop can drive it.
+
+A family owns named networks (`nets`), says which of them keep an EMA copy (`ema`), and lists
+its `phases` in order. Each phase updates a set of nets with one optimiser, from a loss
+function `(batch, ctx) -> (loss, stats)`. `ctx` is a dict shared by the phases of one step,
+so a later phase can reuse what an earlier one made (CycleGAN's D phase reuses G's fakes).
+The loop knows nothing else about the family.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import nn
+
+Batch = tuple[torch.Tensor, torch.Tensor | None]
+LossFn = Callable[[Batch, dict], tuple[torch.Tensor, dict[str, torch.Tensor]]]
+
+
+@dataclass
+class Phase:
+    name: str                      # also the optimiser's name in checkpoints and logs
+    trains: tuple[str, ...]        # nets whose parameters this phase updates
+    loss: LossFn
+    lr: float
+    betas: tuple[float, float] = (0.5, 0.999)
+    repeats: int = 1               # e.g. n_critic for the discriminator phase
+    fresh_batch: bool = True       # draw a new real batch per repeat; else reuse the step's last
+
+
+class Family:
+    """Base class. Subclasses set `nets`, `phases`, `ema`, and `generator_name`."""
+
+    name: str = "family"
+    nets: dict[str, nn.Module]
+    phases: list[Phase]
+    ema: tuple[str, ...] = ()
+    generator_name: str = "G"      # the net that `ganforge sample` uses (its EMA copy if any)
+    specs: dict[str, dict]         # JSON spec per net, to rebuild it without code (nets.build_net)
+
+    def make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        opts = {}
+        for ph in self.phases:
+            params = [p for n in ph.trains for p in self.nets[n].parameters()]
+            opts[ph.name] = torch.optim.Adam(params, lr=ph.lr, betas=ph.betas)
+        return opts
+
+    def to(self, device) -> "Family":
+        for net in self.nets.values():
+            net.to(device)
+        return self
+
+    def sampler_info(self) -> dict:
+        """JSON description of the sampling net's inputs, e.g. {"input": "noise", "z_dim": 64}."""
+        raise NotImplementedError

@@ -1,0 +1,96 @@
+"""Noise-to-data GANs: `vanilla` (MLP), `dcgan` (conv) and `cgan` (class-conditional).
+
+One G, one D. The D phase scores a real batch and a detached fake batch; the G phase makes
+fakes with the real batch's labels so the label mix matches the data. cgan conditions G by a
+label embedding, D by projection and/or an AC-GAN classifier head (`ac_weight > 0`).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ..errors import GanforgeError
+from ..nets import build_net
+from . import register_family
+from .base import Family, Phase
+from .losses import d_loss, d_prob, g_loss, gradient_penalty, r1_penalty
+
+
+def net_specs(cfg, meta: dict) -> dict[str, dict]:
+    """JSON specs of G and D for this config and data (see nets.build_net)."""
+    kind, shape = meta["kind"], meta["shape"]
+    nc = len(meta["class_names"]) if cfg.model == "cgan" else 0
+    if cfg.model == "cgan" and nc < 2:
+        raise GanforgeError(f"--model cgan needs labelled data with 2+ classes, but "
+                            f"'{meta['name']}' has {nc}; use sub-folders as classes or --model dcgan")
+    conv = cfg.model == "dcgan" or (cfg.model == "cgan" and kind == "images")
+    if conv and kind != "images":
+        raise GanforgeError(f"--model {cfg.model} needs images, but '{meta['name']}' is 2D points; "
+                            f"use --model vanilla")
+    if conv and (len(shape) != 3 or shape[1] != shape[2]):
+        raise GanforgeError(f"--model {cfg.model} needs square images, got {shape}; set --image-size")
+    d_common = dict(num_classes=nc, projection=cfg.projection, aux_classifier=cfg.ac_weight > 0,
+                    spectral=cfg.spectral_norm)
+    if conv:
+        return {"G": {"net": "conv_g", "kwargs": dict(z_dim=cfg.z_dim, out_shape=shape,
+                                                      channels=cfg.channels, num_classes=nc)},
+                "D": {"net": "conv_d", "kwargs": dict(in_shape=shape, channels=cfg.channels, **d_common)}}
+    return {"G": {"net": "mlp_g", "kwargs": dict(z_dim=cfg.z_dim, out_shape=shape, hidden=cfg.hidden,
+                                                 depth=cfg.depth, num_classes=nc,
+                                                 tanh=kind == "images")},
+            "D": {"net": "mlp_d", "kwargs": dict(in_shape=shape, hidden=cfg.hidden, depth=cfg.depth,
+                                                 **d_common)}}
+
+
+@register_family("vanilla", "dcgan", "cgan")
+class NoiseToDataGAN(Family):
+    def __init__(self, cfg, meta: dict):
+        self.name, self.cfg = cfg.model, cfg
+        self.specs = net_specs(cfg, meta)
+        self.nets = {k: build_net(s) for k, s in self.specs.items()}
+        self.num_classes = self.specs["G"]["kwargs"]["num_classes"]
+        self.ema = ("G",) if cfg.ema_decay > 0 else ()
+        self.phases = [
+            Phase("D", ("D",), self.d_step, cfg.lr_d, cfg.betas, repeats=cfg.n_critic),
+            Phase("G", ("G",), self.g_step, cfg.lr_g, cfg.betas, fresh_batch=False),
+        ]
+
+    def _labels(self, batch):
+        return batch[1] if self.num_classes else None
+
+    def _noise(self, n, ref):
+        return torch.randn(n, self.cfg.z_dim, device=ref.device)
+
+    def d_step(self, batch, ctx):
+        G, D, cfg = self.nets["G"], self.nets["D"], self.cfg
+        real, y = batch[0], self._labels(batch)
+        with torch.no_grad():
+            fake = G(self._noise(real.shape[0], real), y)
+        if cfg.r1_gamma > 0:
+            real = real.detach().requires_grad_(True)
+        real_logit, real_cls = D(real, y)
+        fake_logit, fake_cls = D(fake, y)
+        loss = d_loss(cfg.loss, real_logit, fake_logit)
+        if cfg.loss == "wgan-gp":
+            loss = loss + cfg.gp_weight * gradient_penalty(D, real, fake, y)
+        if cfg.r1_gamma > 0:
+            loss = loss + 0.5 * cfg.r1_gamma * r1_penalty(real_logit, real)
+        if real_cls is not None:
+            loss = loss + cfg.ac_weight * (F.cross_entropy(real_cls, y) + F.cross_entropy(fake_cls, y))
+        return loss, {"d_loss": loss.detach(),
+                      "D_real": d_prob(cfg.loss, real_logit.detach()).mean(),
+                      "D_fake": d_prob(cfg.loss, fake_logit.detach()).mean()}
+
+    def g_step(self, batch, ctx):
+        G, D, cfg = self.nets["G"], self.nets["D"], self.cfg
+        y = self._labels(batch)
+        fake = G(self._noise(batch[0].shape[0], batch[0]), y)
+        logit, cls = D(fake, y)
+        loss = g_loss(cfg.loss, logit)
+        if cls is not None:
+            loss = loss + cfg.ac_weight * F.cross_entropy(cls, y)
+        return loss, {"g_loss": loss.detach()}
+
+    def sampler_info(self) -> dict:
+        """How to feed the sampling net (stored in generator.json; see ganforge.sampling)."""
+        return {"input": "noise", "z_dim": self.cfg.z_dim, "num_classes": self.num_classes}

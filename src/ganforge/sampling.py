@@ -1,0 +1,139 @@
+"""Generate-only use of a trained run: `ganforge.load(run_dir).sample(n)`.
+
+Needs only `generator.json` (net spec, inputs, data description) and `generator.safetensors`
+(EMA weights with BN statistics refreshed); none of the training code paths run.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file
+
+from .errors import GanforgeError
+from .nets import build_net
+from .report.images import grid, save_png, scatter_png, to_uint8
+from .train.checkpoint import atomic_write
+
+GENERATOR_JSON, GENERATOR_WEIGHTS = "generator.json", "generator.safetensors"
+
+
+@dataclass
+class Samples:
+    samples: np.ndarray            # float32 (N, D) points, or uint8 (N, H, W, C) images
+    labels: np.ndarray | None      # int64 (N,) for conditional models
+
+
+class Generator:
+    """A trained noise-to-data generator with the data description it was trained on."""
+
+    def __init__(self, net: torch.nn.Module, info: dict, device: str = "cpu"):
+        self.net, self.info, self.device = net.eval().to(device), info, device
+        self.z_dim, self.num_classes = info["z_dim"], info["num_classes"]
+        self.data = info["data"]
+
+    @property
+    def class_names(self) -> list[str]:
+        return self.data.get("class_names", []) if self.num_classes else []
+
+    @classmethod
+    def load(cls, run_dir: str | Path, device: str = "cpu") -> "Generator":
+        run_dir = Path(run_dir)
+        meta_path, weights_path = run_dir / GENERATOR_JSON, run_dir / GENERATOR_WEIGHTS
+        if not run_dir.is_dir():
+            raise GanforgeError(f"run folder {run_dir} does not exist; pass the --out folder of a training run")
+        if not meta_path.exists() or not weights_path.exists():
+            raise GanforgeError(f"{run_dir} has no trained generator yet ({GENERATOR_JSON}); "
+                                f"train it first or wait for its first checkpoint")
+        info = json.loads(meta_path.read_text())
+        if info.get("input") != "noise":
+            raise GanforgeError(f"{run_dir} holds a '{info.get('family')}' model, which translates "
+                                f"inputs rather than sampling noise; use its own command")
+        net = build_net(info["net"])
+        net.load_state_dict(load_file(str(weights_path)))
+        return cls(net, info, device)
+
+    def save(self, run_dir: Path) -> None:
+        run_dir = Path(run_dir)
+        tensors = {k: v.detach().cpu().contiguous().clone() for k, v in self.net.state_dict().items()}
+        from safetensors.torch import save_file
+        atomic_write(run_dir / GENERATOR_WEIGHTS, lambda tmp: save_file(tensors, tmp))
+        atomic_write(run_dir / GENERATOR_JSON,
+                     lambda tmp: Path(tmp).write_text(json.dumps(self.info, indent=2)))
+
+    def check_label(self, label: int | None) -> None:
+        if label is None:
+            return
+        if not self.num_classes:
+            raise GanforgeError("this model is unconditional; drop --label or train with --model cgan")
+        if not 0 <= label < self.num_classes:
+            raise GanforgeError(f"--label {label} is out of range; this model has classes 0..{self.num_classes - 1} "
+                                f"({', '.join(self.class_names)})")
+
+    @torch.no_grad()
+    def sample_tensor(self, n: int, labels=None, seed: int | None = 0, batch_size: int = 500):
+        """Model-space samples (torch, [-1, 1] for images) and labels (or None)."""
+        gen = torch.Generator().manual_seed(seed if seed is not None else torch.seed())
+        if self.num_classes:
+            if labels is None:
+                labels = torch.randint(self.num_classes, (n,), generator=gen)
+            elif isinstance(labels, int):
+                self.check_label(labels)
+                labels = torch.full((n,), labels, dtype=torch.int64)
+            else:
+                labels = torch.as_tensor(labels, dtype=torch.int64)
+        elif labels is not None:
+            raise GanforgeError("this model is unconditional; sample without labels")
+        outs = []
+        for i in range(0, n, batch_size):
+            z = torch.randn(min(batch_size, n - i), self.z_dim, generator=gen).to(self.device)
+            y = labels[i:i + batch_size].to(self.device) if labels is not None else None
+            outs.append(self.net(z, y).float().cpu())
+        return torch.cat(outs) if outs else torch.empty(0), labels
+
+    def sample(self, n: int, labels=None, seed: int | None = 0) -> Samples:
+        """`n` samples in user space: float32 points or uint8 NHWC images, plus labels."""
+        x, y = self.sample_tensor(n, labels, seed)
+        out = x.numpy().astype(np.float32) if self.data["kind"] == "points" else to_uint8(x)
+        return Samples(out, y.numpy().astype(np.int64) if y is not None else None)
+
+    def preview_png(self, n: int = 64, seed: int = 1234, reference: np.ndarray | None = None,
+                    title: str = "") -> bytes:
+        """A picture of `n` samples: an image grid (rows = classes for conditional models) or a scatter."""
+        from .report.images import png_bytes
+        if self.data["kind"] == "points":
+            return scatter_png(self.sample(max(n, 1000), seed=seed).samples, reference, title)
+        labels = None
+        if self.num_classes:
+            per = max(1, n // self.num_classes)
+            labels = torch.arange(self.num_classes).repeat_interleave(per)
+        s = self.sample(len(labels) if labels is not None else n, labels=labels, seed=seed)
+        nrow = len(labels) // self.num_classes if labels is not None else None
+        return png_bytes(grid(s.samples, nrow=nrow, upscale_to=256))
+
+    def write(self, path: str | Path, n: int, label: int | None = None, seed: int = 0) -> Samples:
+        """Write samples to .npz (samples, labels) or .png (grid / scatter)."""
+        path = Path(path)
+        if path.suffix.lower() not in (".npz", ".png"):
+            raise GanforgeError(f"--out must end in .npz or .png, got '{path.name}'")
+        if n < 1:
+            raise GanforgeError(f"-n must be at least 1, got {n}")
+        self.check_label(label)
+        s = self.sample(n, labels=label, seed=seed)
+        if path.suffix.lower() == ".npz":
+            arrays = {"samples": s.samples}
+            if s.labels is not None:
+                arrays["labels"] = s.labels
+            def write_npz(tmp):
+                with open(tmp, "wb") as f:
+                    np.savez(f, **arrays)
+            atomic_write(path, write_npz)
+        elif self.data["kind"] == "points":
+            png = scatter_png(s.samples)
+            atomic_write(path, lambda tmp: Path(tmp).write_bytes(png))
+        else:
+            save_png(path, grid(s.samples, upscale_to=256))
+        return s

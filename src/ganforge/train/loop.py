@@ -1,0 +1,192 @@
+"""The one training loop. It drives any `Family`: per step, each phase in order, `repeats`
+times: zero grads, loss, backward, step. Then EMA, logging, previews and checkpoints.
+
+Hot-loop rule: no host-device sync per step. Stats stay tensors and are summed on device;
+they are read (`.item()`) only every `log_every` steps.
+"""
+from __future__ import annotations
+
+import math
+import sys
+import time
+
+import torch
+from tqdm import tqdm
+
+from ..errors import GanforgeError
+from ..sampling import Generator
+from .checkpoint import load_state, save_state
+from .ema import EMA, standing_stats
+from .run import RunDir
+
+
+class StopTraining(Exception):
+    """Raised by a callback to end training cleanly (a checkpoint is still written)."""
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise GanforgeError(f"--device {name} asked for, but no CUDA GPU is visible; use --device cpu")
+    return torch.device(name)
+
+
+class Trainer:
+    def __init__(self, family, data, cfg, run: RunDir, callbacks=(), progress: bool = True):
+        self.family, self.data, self.cfg, self.run = family, data, cfg, run
+        self.callbacks, self.progress = list(callbacks), progress
+        self.device = pick_device(cfg.device)
+        family.to(self.device)
+        self.stream = data.stream(cfg.batch_size, cfg.seed)
+        self.optimizers = family.make_optimizers()
+        self.schedulers = {}
+        if cfg.lr_decay:
+            total = cfg.steps
+            self.schedulers = {k: torch.optim.lr_scheduler.LambdaLR(o, lambda t: max(0.0, 1 - t / total))
+                               for k, o in self.optimizers.items()}
+        self.ema = EMA({k: family.nets[k] for k in family.ema}, cfg.ema_decay) if family.ema else None
+        self.step = 0
+        self.last_record: dict = {}
+
+    # ---- state -------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        rng = {"torch": torch.get_rng_state()}
+        if self.device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state(self.device)
+        return {"step": self.step, "config": self.cfg.to_dict(), "family": self.family.name,
+                "data": self.data.meta(), "specs": self.family.specs,
+                "nets": {k: n.state_dict() for k, n in self.family.nets.items()},
+                "ema": {k: n.state_dict() for k, n in self.ema.copies.items()} if self.ema else {},
+                "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
+                "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
+                "stream": self.stream.state_dict(), "rng": rng}
+
+    def load_state_dict(self, s: dict) -> None:
+        for k, n in self.family.nets.items():
+            n.load_state_dict(s["nets"][k])
+        if self.ema:
+            for k, n in self.ema.copies.items():
+                n.load_state_dict(s["ema"][k])
+        for k, o in self.optimizers.items():
+            o.load_state_dict(s["optimizers"][k])
+        for k, sch in self.schedulers.items():
+            sch.load_state_dict(s["schedulers"][k])
+        self.stream.load_state_dict(s["stream"])
+        torch.set_rng_state(s["rng"]["torch"])
+        if "cuda" in s["rng"] and self.device.type == "cuda":
+            torch.cuda.set_rng_state(s["rng"]["cuda"], self.device)
+        self.step = int(s["step"])
+
+    def resume(self) -> None:
+        self.load_state_dict(load_state(self.run.checkpoint_path))
+        self.run.truncate_log(self.step)
+
+    # ---- sampling view -----------------------------------------------------------------
+    def generator(self) -> Generator:
+        """The sampling net (EMA copy if kept) with BN statistics refreshed, as a Generator."""
+        name = self.family.generator_name
+        net = self.ema.copies[name] if self.ema and name in self.ema.copies else self.family.nets[name]
+        info = dict(self.family.sampler_info(), family=self.family.name, net=self.family.specs[name],
+                    data=self.data.meta())
+        if info.get("input") == "noise":
+            g = torch.Generator().manual_seed(99)  # own RNG: training randomness stays untouched
+            nc = info["num_classes"]
+            standing_stats(net, lambda i: (torch.randn(128, info["z_dim"], generator=g).to(self.device),
+                                           torch.randint(nc, (128,), generator=g).to(self.device) if nc else None))
+        view = Generator.__new__(Generator)
+        view.net, view.info, view.device = net, info, self.device
+        view.z_dim, view.num_classes, view.data = info.get("z_dim"), info.get("num_classes", 0), info["data"]
+        net.eval()
+        return view
+
+    def checkpoint(self) -> None:
+        gen = self.generator()
+        save_state(self.run.checkpoint_path, self.state_dict())
+        gen.save(self.run.path)
+
+    def preview(self) -> None:
+        ref = self.data.x.numpy() if self.data.kind == "points" else None
+        png = self.generator().preview_png(reference=ref, title=f"step {self.step}")
+        self.run.samples_dir.mkdir(parents=True, exist_ok=True)
+        (self.run.samples_dir / f"step_{self.step:07d}.png").write_bytes(png)
+
+    # ---- the loop ----------------------------------------------------------------------
+    def _one_step(self, sums: dict) -> None:
+        nets, ctx, batch = self.family.nets, {}, None
+        for phase in self.family.phases:
+            for name, net in nets.items():
+                net.requires_grad_(name in phase.trains)
+            opt = self.optimizers[phase.name]
+            for _ in range(phase.repeats):
+                if phase.fresh_batch or batch is None:
+                    x, y = self.stream.next()
+                    batch = (x.to(self.device, non_blocking=True),
+                             y.to(self.device, non_blocking=True) if y is not None else None)
+                opt.zero_grad(set_to_none=True)
+                loss, stats = phase.loss(batch, ctx)
+                loss.backward()
+                opt.step()
+                for k, v in stats.items():  # (sum tensor, count): averaged at log time
+                    total, n = sums.get(k, (0, 0))
+                    sums[k] = (total + v.detach().float(), n + 1)
+        for sch in self.schedulers.values():
+            sch.step()
+        if self.ema:
+            self.ema.update(nets, self.step)
+
+    def fit(self) -> dict:
+        cfg, t0 = self.cfg, time.time()
+        for net in self.family.nets.values():
+            net.train()
+        bar = tqdm(total=cfg.steps, initial=self.step, disable=not self.progress, dynamic_ncols=True,
+                   file=sys.stderr, desc=f"{self.family.name} {self.data.name}", mininterval=0.5)
+        sums, counts, since = {}, 0, time.time()
+        try:
+            while self.step < cfg.steps:
+                self._one_step(sums)
+                counts += 1
+                self.step += 1
+                if self.step % cfg.log_every == 0 or self.step == cfg.steps:
+                    self.last_record = self._log(sums, counts, time.time() - since)
+                    bar.set_postfix_str(self._postfix(self.last_record), refresh=False)
+                    sums, counts, since = {}, 0, time.time()
+                    for cb in self.callbacks:
+                        cb(self, self.last_record)
+                if self.step % cfg.sample_every == 0 or self.step == cfg.steps:
+                    self.preview()
+                if self.step % cfg.ckpt_every == 0 or self.step == cfg.steps:
+                    self.checkpoint()
+                bar.update(1)
+        except StopTraining:
+            self.checkpoint()
+        except KeyboardInterrupt:
+            bar.close()
+            self.checkpoint()
+            raise
+        finally:
+            bar.close()
+        self.last_record["wall_s"] = round(time.time() - t0, 2)
+        return self.last_record
+
+    def _log(self, sums: dict, steps: int, seconds: float) -> dict:
+        rec = {"step": self.step}
+        if sums:  # one sync for all stats
+            values = torch.stack([t for t, _ in sums.values()]).cpu().tolist()
+            rec.update({k: v / n for (k, (_, n)), v in zip(sums.items(), values)})
+        rec["sec_per_step"] = round(seconds / max(steps, 1), 5)
+        for k, o in self.optimizers.items():
+            rec[f"lr_{k}"] = o.param_groups[0]["lr"]
+        self.run.log(rec)
+        bad = [k for k, v in rec.items() if isinstance(v, float) and not math.isfinite(v)]
+        if bad:
+            raise GanforgeError(f"training diverged by step {self.step} ({bad[0]} is not finite); "
+                                f"lower --lr or try --loss hinge / --spectral-norm, then retrain")
+        return rec
+
+    @staticmethod
+    def _postfix(rec: dict) -> str:
+        parts = [f"{k.replace('_loss', '')} {rec[k]:.3f}" for k in rec if k.endswith("_loss")]
+        if "D_real" in rec:
+            parts.append(f"D(x) {rec['D_real']:.2f} D(G(z)) {rec['D_fake']:.2f}")
+        return "  ".join(parts)
