@@ -46,12 +46,13 @@ def cli():
 def train(data, model, out, resume, config_file, quiet, **options):
     """Train a GAN on DATA: a built-in name (ring8, grid25, digits, mnist5k, fashion-mnist),
     a folder of images (sub-folders = classes) or a .npz with 'images' [and 'labels']."""
+    import time
     from .api import train as api_train
+    t0 = time.time()
     run = api_train(data, model=model, out=out, resume=resume, config=config_file,
                     progress=not quiet, **options)
-    last = run.log[-1] if run.log else {}
-    click.echo(f"trained {run.config['family']} on {data} to step {run.step}"
-               f" ({last.get('wall_s', '?')} s) -> {run.path}")
+    click.echo(f"trained {run.config['family']} on {data} to step {run.step} "
+               f"in {time.time() - t0:.0f} s -> {run.path}")
     click.echo(f"samples: {run.path / 'samples'}   next: ganforge sample {run.path} -n 64 --out samples.png")
 
 

@@ -32,7 +32,7 @@ class Generator:
 
     def __init__(self, net: torch.nn.Module, info: dict, device: str = "cpu"):
         self.net, self.info, self.device = net.eval().to(device), info, device
-        self.z_dim, self.num_classes = info["z_dim"], info["num_classes"]
+        self.z_dim, self.num_classes = info.get("z_dim"), info.get("num_classes", 0)
         self.data = info["data"]
 
     @property

@@ -54,3 +54,12 @@ class Family:
     def sampler_info(self) -> dict:
         """JSON description of the sampling net's inputs, e.g. {"input": "noise", "z_dim": 64}."""
         raise NotImplementedError
+
+    def preview_png(self, trainer) -> bytes | None:
+        """Picture for samples/step_*.png during training; None = no picture. Default: samples
+        of a noise-to-data generator (a grid, or a scatter over the real points)."""
+        gen = trainer.generator()
+        if gen.info.get("input") != "noise":
+            return None
+        ref = trainer.data.x.numpy() if trainer.data.kind == "points" else None
+        return gen.preview_png(reference=ref, title=f"step {trainer.step}")

@@ -6,6 +6,7 @@ they are read (`.item()`) only every `log_every` steps.
 """
 from __future__ import annotations
 
+import copy
 import math
 import sys
 import time
@@ -84,9 +85,13 @@ class Trainer:
 
     # ---- sampling view -----------------------------------------------------------------
     def generator(self) -> Generator:
-        """The sampling net (EMA copy if kept) with BN statistics refreshed, as a Generator."""
+        """The sampling net (EMA copy if kept, else a copy of the live net, so training state
+        is never touched) with BN statistics refreshed, as a Generator."""
         name = self.family.generator_name
-        net = self.ema.copies[name] if self.ema and name in self.ema.copies else self.family.nets[name]
+        if self.ema and name in self.ema.copies:
+            net = self.ema.copies[name]
+        else:
+            net = copy.deepcopy(self.family.nets[name])
         info = dict(self.family.sampler_info(), family=self.family.name, net=self.family.specs[name],
                     data=self.data.meta())
         if info.get("input") == "noise":
@@ -94,11 +99,7 @@ class Trainer:
             nc = info["num_classes"]
             standing_stats(net, lambda i: (torch.randn(128, info["z_dim"], generator=g).to(self.device),
                                            torch.randint(nc, (128,), generator=g).to(self.device) if nc else None))
-        view = Generator.__new__(Generator)
-        view.net, view.info, view.device = net, info, self.device
-        view.z_dim, view.num_classes, view.data = info.get("z_dim"), info.get("num_classes", 0), info["data"]
-        net.eval()
-        return view
+        return Generator(net, info, self.device)
 
     def checkpoint(self) -> None:
         gen = self.generator()
@@ -106,8 +107,9 @@ class Trainer:
         gen.save(self.run.path)
 
     def preview(self) -> None:
-        ref = self.data.x.numpy() if self.data.kind == "points" else None
-        png = self.generator().preview_png(reference=ref, title=f"step {self.step}")
+        png = self.family.preview_png(self)
+        if png is None:
+            return
         self.run.samples_dir.mkdir(parents=True, exist_ok=True)
         (self.run.samples_dir / f"step_{self.step:07d}.png").write_bytes(png)
 
