@@ -101,6 +101,10 @@ def report(run_dir):
     click.echo(f"wrote {path}")
 
 
+from .tabular.cli import tabular as _tabular  # noqa: E402  (ganforge tabular fit|sample|evaluate)
+
+cli.add_command(_tabular)
+
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if not argv:
