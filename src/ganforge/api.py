@@ -71,6 +71,9 @@ def train(data: str = "ring8", model: str | None = None, out: str | Path | None 
     dataset = load_dataset(str(data), opts.get("image_size"))
     key = str(data) if str(data) in BUILTIN_DEFAULT_KEYS else dataset.kind
     cfg = resolve(opts, key)
+    if cfg.eval_every or cfg.keep_best:  # training-time metrics (checks its options first)
+        from .metrics.callback import EvalCallback
+        callbacks = [*callbacks, EvalCallback(dataset, cfg)]
     run = RunDir(Path(cfg.out) if cfg.out else _default_out(str(data)))
     if resume:
         if not run.has_checkpoint():

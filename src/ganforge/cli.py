@@ -42,6 +42,9 @@ def cli():
 @click.option("--log-every", type=int)
 @click.option("--sample-every", type=int)
 @click.option("--ckpt-every", type=int)
+@click.option("--eval-every", type=int, help="Cheap FID/KID/precision/recall/coverage every K steps (0 = off).")
+@click.option("--eval-n", type=int, help="Samples per training-time evaluation (default 1000).")
+@click.option("--keep-best", help="Keep the best generator by this metric in RUN/best/ (e.g. fid).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def train(data, model, out, resume, config_file, quiet, **options):
     """Train a GAN on DATA: a built-in name (ring8, grid25, digits, mnist5k, fashion-mnist),
@@ -104,6 +107,26 @@ def report(run_dir):
 from .tabular.cli import tabular as _tabular  # noqa: E402  (ganforge tabular fit|sample|evaluate)
 
 cli.add_command(_tabular)
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path())
+@click.option("-n", "n", type=int, help="Generated samples = real samples per half "
+              "(default 10000 images / 2500 points, capped at half the real data).")
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics.json document instead of a table.")
+@click.option("--extractor", help="Feature network: auto (default), mnist-cnn, digits-cnn, fashion-cnn, user-cnn.")
+@click.option("--inception-weights", type=click.Path(dir_okay=False),
+              help="FID InceptionV3 weights (pt_inception-2015-12-05-6726825d.pth) for standard FID.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Real split and sampling seed.")
+def evaluate(run_dir, n, as_json, extractor, inception_weights, seed):
+    """Score RUN_DIR's generator against its real data (FID, KID, precision/recall,
+    density/coverage, per-class, memorisation), with protocol and real-vs-real floor.
+    Writes RUN_DIR/metrics.json."""
+    from .metrics.evaluate import evaluate as run_eval, format_table
+    doc = run_eval(run_dir, n=n, seed=seed, extractor=extractor, inception_weights=inception_weights,
+                   log=None if as_json else lambda m: click.echo(m, err=True))
+    click.echo(json.dumps(doc, indent=2) if as_json else format_table(doc))
+
 
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv

@@ -40,6 +40,9 @@ class TrainConfig:
     log_every: int = 50
     sample_every: int = 500
     ckpt_every: int = 500
+    eval_every: int = 0               # cheap FID/KID/P/R/D/C every K steps into log.jsonl; 0 = off
+    eval_n: int = 1000                # samples per training-time evaluation (capped at half the data)
+    keep_best: str | None = None      # e.g. "fid": keep the best generator so far in RUN_DIR/best/
     out: str | None = None
 
     # Fields that define *what* is trained: resuming with a different value is an error.

@@ -1,0 +1,101 @@
+"""Cheap evaluation during training (`--eval-every K`): FID, KID, precision/recall and
+density/coverage on a small subset (`--eval-n`, default 1,000), logged to log.jsonl as
+`eval_*` records so the report can draw metric curves; optional `--keep-best METRIC` saves the
+best generator so far to RUN_DIR/best/ (loadable with `ganforge sample RUN_DIR/best`).
+
+The real features and the real-vs-real floor are computed once; every evaluation samples the
+same latent codes, so the curve moves only because the generator does. Sampling uses its own
+random generator: training randomness (and so `--resume`) is untouched.
+"""
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import torch
+
+from ..errors import GanforgeError
+from ..train.checkpoint import atomic_write_text
+from . import extractors
+from .evaluate import METRICS, core_metrics, real_halves
+
+CHEAP = ("fid", "kid", "precision", "recall", "density", "coverage", "modes")
+
+
+def check_options(cfg) -> None:
+    """User errors in --eval-every / --eval-n / --keep-best, raised before anything is written."""
+    if cfg.eval_every < 0:
+        raise GanforgeError(f"--eval-every must be 0 (off) or a number of steps, got {cfg.eval_every}")
+    if cfg.eval_n < 20:
+        raise GanforgeError(f"--eval-n must be at least 20, got {cfg.eval_n}")
+    if cfg.keep_best is not None:
+        if cfg.keep_best not in CHEAP:
+            raise GanforgeError(f"--keep-best {cfg.keep_best} is not a training-time metric; "
+                                f"choose one of {', '.join(CHEAP)}")
+        if not cfg.eval_every:
+            raise GanforgeError("--keep-best needs evaluations during training; add --eval-every K")
+
+
+class EvalCallback:
+    """cb(trainer, record) at every log step; evaluates when `eval_every` steps have passed."""
+
+    def __init__(self, dataset, cfg):
+        check_options(cfg)
+        self.data, self.cfg = dataset, cfg
+        self.next_step, self.ready = cfg.eval_every, False
+        self.best = None
+
+    def _prepare(self, run_dir) -> None:
+        self.ext = extractors.choose(self.data, run_dir)
+        (xa, ya, xb, _), self.n, _ = real_halves(self.data, self.cfg.eval_n, seed=0)
+        self.fa, self.fb = self.ext(xa)[0], self.ext(xb)[0]
+        self.labels, self.xb = ya, xb
+        self.means = self.data.info.get("means") if self.data.kind == "points" else None
+        self.ready = True
+
+    def __call__(self, trainer, record: dict) -> None:
+        step, cfg = trainer.step, self.cfg
+        if step < self.next_step and step != cfg.steps:
+            return
+        self.next_step = (step // cfg.eval_every + 1) * cfg.eval_every
+        t0 = time.time()
+        if not self.ready:
+            self._prepare(trainer.run.path)
+        gen = trainer.generator()  # a sampling view: live nets and their modes are untouched
+        x, _ = gen.sample_tensor(self.n, labels=self.labels if gen.num_classes else None, seed=4242)
+        if self.data.kind == "images":
+            x = ((x.clamp(-1, 1) + 1) * 127.5).round() / 127.5 - 1
+        vals = core_metrics(self.fa, self.fb, self.ext(x)[0], kid_subsets=10)
+        if self.means is not None:
+            from .modes import mode_stats
+            sd = self.data.info["sd"]
+            vals["modes"] = (mode_stats(x.numpy(), np.array(self.means), sd)["modes"],
+                             mode_stats(self.xb.numpy(), np.array(self.means), sd)["modes"])
+        rec = {"step": step, "eval_n": self.n, "eval_extractor": self.ext.name}
+        for k, (v, floor) in vals.items():
+            rec[f"eval_{k}"], rec[f"eval_{k}_floor"] = v, floor
+        rec["eval_s"] = round(time.time() - t0, 2)
+        if cfg.keep_best:
+            self._keep_best(trainer, gen, rec)
+        trainer.run.log(rec)
+
+    def _keep_best(self, trainer, gen, rec: dict) -> None:
+        key = cfg_key = self.cfg.keep_best
+        value = rec.get(f"eval_{key}")
+        if value is None:
+            return
+        lower = METRICS[cfg_key][1] == "lower"
+        if self.best is None:  # resumed runs: continue from the saved best
+            path = trainer.run.path / "best" / "best.json"
+            self.best = json.loads(path.read_text())["value"] if path.exists() else None
+        if self.best is not None and (value >= self.best if lower else value <= self.best):
+            return
+        self.best = value
+        folder = trainer.run.path / "best"
+        gen.save(folder)
+        atomic_write_text(folder / "best.json", json.dumps(
+            {"metric": key, "value": value, "step": rec["step"],
+             "protocol": f"{self.ext.name} features, {self.n} generated vs {self.n} real (training-time subset)"},
+            indent=2))
+        rec["eval_best"] = True
