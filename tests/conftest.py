@@ -1,0 +1,27 @@
+import os
+
+import pytest
+import torch
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+# The test models are tiny: one thread avoids OpenMP overhead and oversubscription.
+torch.set_num_threads(1)
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run the ganforge CLI in-process; returns (exit_code, stdout, stderr)."""
+    from ganforge.cli import main
+
+    def run(*args):
+        try:
+            main([str(a) for a in args])
+            code = 0
+        except SystemExit as e:
+            code = e.code
+        out = capsys.readouterr()
+        return code, out.out, out.err
+    return run
+
+
+FAST = dict(progress=False, log_every=5, sample_every=10, ckpt_every=10)
