@@ -23,15 +23,19 @@ from .losses import gradient_penalty
 DEFAULTS = {"pac": 10, "d_hidden": [256, 256], "dropout": 0.5, "tau": 0.2, "weight_decay": 1e-6}
 
 
-def activate(raw: torch.Tensor, blocks: list[dict], tau: float, hard: bool = False) -> torch.Tensor:
-    """tanh on scalar blocks; on one-hot blocks Gumbel-softmax (training) or a one-hot argmax."""
+def activate(raw: torch.Tensor, blocks: list[dict], tau: float, hard: bool = False,
+             gen: torch.Generator | None = None) -> torch.Tensor:
+    """tanh on scalar blocks; on one-hot blocks Gumbel-softmax (training) or, with `hard`, a
+    one-hot *drawn* from softmax(logits) by the Gumbel-max trick (argmax alone would always
+    pick the likeliest category and shrink diversity)."""
     parts = []
     for b in blocks:
         x = raw[:, b["start"]:b["start"] + b["size"]]
         if b["act"] == "tanh":
             parts.append(torch.tanh(x))
         elif hard:
-            parts.append(F.one_hot(x.argmax(1), b["size"]).to(x.dtype))
+            u = torch.rand(x.shape, generator=gen).to(x.device).clamp(1e-10, 1 - 1e-7)
+            parts.append(F.one_hot((x - torch.log(-torch.log(u))).argmax(1), b["size"]).to(x.dtype))
         else:
             parts.append(F.gumbel_softmax(x, tau=tau))
     return torch.cat(parts, 1)

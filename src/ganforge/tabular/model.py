@@ -143,7 +143,7 @@ class TabularGAN:
             z = torch.randn(b, info["z_dim"], generator=gen)
             cond = sampling_cond(data["cond"], b, gen, fixed)
             raw = g.net(z.to(g.device), cond.to(g.device) if cond is not None else None)
-            outs.append(activate(raw, data["blocks"], info["tau"], hard=True).cpu().numpy())
+            outs.append(activate(raw, data["blocks"], info["tau"], hard=True, gen=gen).cpu().numpy())
         m = np.concatenate(outs) if outs else np.zeros((0, 0), np.float32)
         seed = int(torch.randint(2**31 - 1, (1,), generator=gen))
         return self.transformer.decode(m, seed=seed)

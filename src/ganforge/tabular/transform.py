@@ -49,8 +49,17 @@ def fit_mixture(values: np.ndarray, max_modes: int, fit_rows: int, seed: int) ->
                                      reg_covar=1e-6, random_state=seed).fit(sub[:, None])
     keep = gm.weights_ > 0.005
     w = gm.weights_[keep] / gm.weights_[keep].sum()
-    return {"mean": mean, "sd": sd, "mu": gm.means_[keep, 0].tolist(),
-            "sigma": np.sqrt(gm.covariances_[keep].reshape(-1)).clip(1e-3).tolist(), "weight": w.tolist()}
+    out = {"mean": mean, "sd": sd, "mu": gm.means_[keep, 0].tolist(),
+           "sigma": np.sqrt(gm.covariances_[keep].reshape(-1)).clip(1e-3).tolist(), "weight": w.tolist()}
+    # A mode that is (>= 90%) one exact value, like the 0 of a zero-inflated column, decodes to
+    # exactly that value: alpha * 4 * sigma would otherwise smear the spike into near-values.
+    assign = _mode_logp(sub, out).argmax(1)
+    out["point"] = [None] * len(w)
+    for k in range(len(w)):
+        vals, counts = np.unique(sub[assign == k], return_counts=True)
+        if counts.sum() >= 0.01 * len(sub) and counts.max() >= 0.9 * counts.sum():
+            out["point"][k] = float(vals[counts.argmax()] * sd + mean)
+    return out
 
 
 def _mode_logp(z: np.ndarray, gm: dict) -> np.ndarray:
@@ -159,6 +168,8 @@ class TableTransformer:
                 pos += 1 + k
                 z = alpha.clip(-1, 1) * 4 * np.asarray(gm["sigma"])[mode] + np.asarray(gm["mu"])[mode]
                 v = np.clip(z * gm["sd"] + gm["mean"], c["min"], c["max"])
+                point = np.array([np.nan if p is None else p for p in gm.get("point", [None] * k)])[mode]
+                v = np.where(np.isnan(point), v, point)
                 if c.get("integer") or kind == "datetime":
                     v = np.round(v)
                 miss = np.zeros(n, bool)
