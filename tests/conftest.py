@@ -8,6 +8,12 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 torch.set_num_threads(1)
 
 
+@pytest.fixture(autouse=True)
+def _in_tmp_dir(tmp_path, monkeypatch):
+    """Default run folders (runs/<data>) land in a temp dir, never in the repo."""
+    monkeypatch.chdir(tmp_path)
+
+
 @pytest.fixture
 def cli(capsys):
     """Run the ganforge CLI in-process; returns (exit_code, stdout, stderr)."""

@@ -60,8 +60,9 @@ def train(data: str = "ring8", model: str | None = None, out: str | Path | None 
         opts.update(config if isinstance(config, dict) else load_config_file(config))
     if "lr" in options:
         lr = options.pop("lr")
-        if lr is not None:
-            options.setdefault("lr_g", lr), options.setdefault("lr_d", lr)
+        for k in ("lr_g", "lr_d"):
+            if lr is not None and options.get(k) is None:
+                options[k] = lr
     opts.update({k: v for k, v in options.items() if v is not None})
     opts["data"] = str(data)
     if model is not None:
@@ -74,6 +75,8 @@ def train(data: str = "ring8", model: str | None = None, out: str | Path | None 
     if cfg.eval_every or cfg.keep_best:  # training-time metrics (checks its options first)
         from .metrics.callback import EvalCallback
         callbacks = [*callbacks, EvalCallback(dataset, cfg)]
+    torch.manual_seed(cfg.seed)
+    family = build_family(cfg, dataset.meta())  # validates model x data before touching disk
     run = RunDir(Path(cfg.out) if cfg.out else _default_out(str(data)))
     if resume:
         if not run.has_checkpoint():
@@ -87,8 +90,6 @@ def train(data: str = "ring8", model: str | None = None, out: str | Path | None 
     elif run.has_checkpoint():
         raise GanforgeError(f"{run.path} already holds a run; pass --resume to continue it "
                             f"or choose another --out")
-    torch.manual_seed(cfg.seed)
-    family = build_family(cfg, dataset.meta())
     trainer = Trainer(family, dataset, cfg, run, callbacks=callbacks, progress=progress)
     if resume:
         trainer.resume()

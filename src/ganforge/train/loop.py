@@ -87,6 +87,8 @@ class Trainer:
     def generator(self) -> Generator:
         """The sampling net (EMA copy if kept, else a copy of the live net, so training state
         is never touched) with BN statistics refreshed, as a Generator."""
+        if getattr(self, "_view", (None, None))[0] == self.step:  # preview + checkpoint share it
+            return self._view[1]
         name = self.family.generator_name
         if self.ema and name in self.ema.copies:
             net = self.ema.copies[name]
@@ -99,7 +101,8 @@ class Trainer:
             nc = info["num_classes"]
             standing_stats(net, lambda i: (torch.randn(128, info["z_dim"], generator=g).to(self.device),
                                            torch.randint(nc, (128,), generator=g).to(self.device) if nc else None))
-        return Generator(net, info, self.device)
+        self._view = (self.step, Generator(net, info, self.device))
+        return self._view[1]
 
     def checkpoint(self) -> None:
         gen = self.generator()
