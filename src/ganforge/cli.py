@@ -97,10 +97,13 @@ def info(run_dir, as_json):
 
 @cli.command()
 @click.argument("run_dir", type=click.Path())
-def report(run_dir):
-    """Write RUN_DIR/report.html: curves, samples over time, config (self-contained)."""
+@click.option("--no-eval", is_flag=True, help="Do not run `ganforge evaluate` when metrics.json is missing or stale.")
+@click.option("-n", "n", type=int, help="Samples for that evaluation (see `ganforge evaluate -n`).")
+def report(run_dir, no_eval, n):
+    """Write RUN_DIR/report.html: scorecard with real-vs-real floor, samples, per-class grid,
+    interpolation, curves, nearest-neighbour pairs, config (self-contained, offline)."""
     from .report.html import write_report
-    path = write_report(run_dir)
+    path = write_report(run_dir, evaluate=not no_eval, n=n)
     click.echo(f"wrote {path}")
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -173,6 +174,8 @@ def save_extractor(net: DomainCNN, card: dict, folder: Path, stem: str) -> None:
     atomic_write(path, lambda tmp: save_file(tensors, tmp))
     card = dict(card, sha256=hashlib.sha256(path.read_bytes()).hexdigest())
     atomic_write_text(Path(folder) / f"{stem}.json", json.dumps(card, indent=2) + "\n")
+    for p in (path, Path(folder) / f"{stem}.json"):  # temp files are 0600; package data is read by all
+        os.chmod(p, 0o644)
 
 
 def _load_cnn(folder: Path, stem: str, name: str, comparable: bool = False) -> Extractor:
@@ -194,7 +197,7 @@ def load_builtin(name: str) -> Extractor:
     return _load_cnn(WEIGHTS_DIR, name, name)
 
 
-def user_extractor(dataset, run_dir: Path, seed: int = 0, log=None) -> Extractor:
+def user_extractor(dataset, run_dir: Path, seed: int = 0, log=None, budget: int = 40_000) -> Extractor:
     """The run's own extractor: loaded from RUN_DIR if cached, else trained now on its real data."""
     run_dir = Path(run_dir)
     if (run_dir / f"{USER_FILE}.json").exists():
@@ -216,7 +219,7 @@ def user_extractor(dataset, run_dir: Path, seed: int = 0, log=None) -> Extractor
             return xs, torch.arange(4).repeat_interleave(len(idx))
         (xtr, ytr), (xte, yte) = rot(tr), rot(te)
     spec = cnn_spec(dataset.shape, len(classes))
-    epochs = int(min(30, max(3, 40_000 // max(len(xtr), 1))))  # ~40k example-passes, bounded
+    epochs = int(min(30, max(3, budget // max(len(xtr), 1))))  # ~`budget` example-passes
     if log:
         log(f"training a {task} extractor on {len(xtr)} of the run's real images ({epochs} epochs)")
     net = train_cnn(xtr, ytr, spec, epochs, seed, shift=max(1, dataset.shape[1] // 14),
