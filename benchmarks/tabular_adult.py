@@ -111,7 +111,7 @@ def main():
     train, hold = train.reset_index(drop=True), hold.reset_index(drop=True)
     ev = lambda s: evaluate(train, s, hold, target="income", discrete=discrete)
 
-    tmp = tempfile.mkdtemp(prefix="ganforge-ctgan-")
+    tmp = tempfile.mkdtemp(prefix="ganforge-ctgan-") if args.with_ctgan else None
     ctgan = start_ctgan(train, discrete, len(train), args.ctgan_epochs, args.threads, tmp) if args.with_ctgan else None
     kw = {"epochs": args.epochs} if args.epochs else {}
     model = TabularGAN(progress=False, verbose=False, **kw)
@@ -121,21 +121,28 @@ def main():
     t0 = time.time()
     synth = model.sample(len(train))
     sample_s = time.time() - t0
+    keep = ROOT / "runs" / "bench_tabular_adult"  # synthetic tables kept for inspection (not committed)
+    keep.mkdir(parents=True, exist_ok=True)
+    synth.to_csv(keep / "ours_synth.csv", index=False)
     ours = ev(synth)
     lines = [row(f"ganforge TabularGAN ({model.params['epochs']} epochs)", ours, fit_s, sample_s)]
     print(lines[-1], flush=True)
     if ctgan or args.ctgan_cache:
         cs, cfit, csample = finish_ctgan(*ctgan) if ctgan else cached_ctgan(Path(args.ctgan_cache), train)
-        lines.append(row(f"CTGAN 0.12.1 ({args.ctgan_epochs} epochs)", ev(cs), cfit, csample))
+        cs.to_csv(keep / "ctgan_synth.csv", index=False)
+        note = "" if args.ctgan_epochs == 300 else "; its default is 300"
+        lines.append(row(f"CTGAN 0.12.1 ({args.ctgan_epochs} epochs{note})", ev(cs), cfit, csample))
         print(lines[-1], flush=True)
-        import shutil
-        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp:
+            import shutil
+            shutil.rmtree(tmp, ignore_errors=True)
     lines.append(row("real holdout (reference; F1/AUROC: trained on real)", ev(hold), None, None, reference=True))
     real_ml = ours["ml_efficacy"]["real"]
     load1 = os.getloadavg()
     doc = [
         "# UCI Adult: ganforge TabularGAN vs CTGAN", "",
         f"Command: `python benchmarks/tabular_adult.py{' --with-ctgan' if args.with_ctgan or args.ctgan_cache else ''}"
+        f"{f' --ctgan-epochs {args.ctgan_epochs}' if args.ctgan_epochs != 300 else ''}"
         f"{f' --epochs {args.epochs}' if args.epochs else ''}` — {time.strftime('%Y-%m-%d %H:%M')}, "
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch threads {args.threads}, "
         f"load average at start {load0[0]:.2f}, at end {load1[0]:.2f} (other jobs share the cores)"

@@ -38,7 +38,10 @@ def _num(s: pd.Series, plan_entry: dict) -> np.ndarray:
 
 
 def _cat(s: pd.Series) -> pd.Series:
-    return s.astype(object).map(lambda v: str(_key(v)))
+    """Values as canonical text ('3' for 3 and 3.0, 'None' for missing), mapped per unique value."""
+    codes, uniques = pd.factorize(s.astype(object), use_na_sentinel=True)
+    names = np.array([str(_key(u)) for u in uniques] + ["None"], dtype=object)
+    return pd.Series(names[codes], index=s.index)
 
 
 def _tv(a: pd.Series, b: pd.Series) -> float:
@@ -107,7 +110,7 @@ def _features(df: pd.DataFrame, kinds: dict, plan: dict, target: str, cats: dict
             cols.append(_num(df[c], plan[c]))
         else:  # codes from the real training table; unseen -> NaN (HGB: missing)
             lookup = cats[c]
-            cols.append(_cat(df[c]).map(lambda v: lookup.get(v, np.nan)).to_numpy(np.float64))
+            cols.append(_cat(df[c]).map(lookup).to_numpy(np.float64, na_value=np.nan))
     return np.stack(cols, 1)
 
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..tabular.transform import _key, numeric_values
-from .tabular import column_kinds
+from ..tabular.transform import numeric_values
+from .tabular import _cat, column_kinds
 
 PRIVACY_PROTOCOL = ("rows as [0,1]-scaled continuous + one-hot/sqrt2 categorical, Euclidean; "
                     "DCR on <=5000 synthetic vs <=5000 holdout rows to the training table; exact "
@@ -37,8 +37,7 @@ class RowSpace:
                 lo, hi = np.nanmin(v), np.nanmax(v)
                 self.lim[c] = (lo, hi - lo if hi > lo else 1.0)
             else:
-                self.cats[c] = {v: i for i, v in enumerate(sorted(train[c].astype(object).map(
-                    lambda x: str(_key(x))).unique()))}
+                self.cats[c] = {v: i for i, v in enumerate(sorted(_cat(train[c]).unique()))}
 
     def embed(self, df: pd.DataFrame) -> np.ndarray:
         parts = []
@@ -50,7 +49,7 @@ class RowSpace:
                 parts += [np.where(miss, 0.0, (v - lo) / span)[:, None], miss[:, None].astype(float)]
             else:
                 lookup = self.cats[c]
-                codes = df[c].astype(object).map(lambda x: lookup.get(str(_key(x)), -1)).to_numpy(int)
+                codes = _cat(df[c]).map(lookup).fillna(-1).to_numpy(int)
                 oh = np.zeros((len(df), len(lookup)))
                 ok = codes >= 0
                 oh[np.flatnonzero(ok), codes[ok]] = 1 / np.sqrt(2)
@@ -68,8 +67,9 @@ def nearest(queries: np.ndarray, reference: np.ndarray, chunk: int = 2048) -> np
 
 
 def exact_copies(train: pd.DataFrame, synth: pd.DataFrame, columns: list[str]) -> float:
-    key = lambda df: df[columns].astype(object).map(lambda v: str(_key(v))).agg("\x1f".join, axis=1)
-    return float(key(synth).isin(set(key(train))).mean())
+    """Share of `synth` rows equal to a `train` row on every column (64-bit row hashes)."""
+    key = lambda df: pd.util.hash_pandas_object(pd.DataFrame({c: _cat(df[c]) for c in columns}), index=False)
+    return float(key(synth).isin(set(key(train).to_numpy())).mean())
 
 
 def privacy(train: pd.DataFrame, synth: pd.DataFrame, holdout: pd.DataFrame | None = None,

@@ -74,7 +74,7 @@ class TabularFamily(Family):
         opts = {}
         for ph in self.phases:
             params = [p for n in ph.trains for p in self.nets[n].parameters()]
-            opts[ph.name] = torch.optim.Adam(params, lr=ph.lr, betas=ph.betas,
+            opts[ph.name] = torch.optim.Adam(params, lr=ph.lr, betas=ph.betas, foreach=True,
                                              weight_decay=self.opts["weight_decay"])
         return opts
 

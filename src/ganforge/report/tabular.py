@@ -35,8 +35,10 @@ def _column_plot(name: str, kind: str, real: pd.Series, synth: pd.Series, score:
         s = pd.to_numeric(synth, errors="coerce").dropna().to_numpy(float)
         lo, hi = np.quantile(r, [0.005, 0.995]) if len(r) else (0, 1)
         bins = np.linspace(lo, hi if hi > lo else lo + 1, 40)
-        ax.hist(r, bins=bins, density=True, alpha=0.55, color=REAL, label="real")
-        ax.hist(s, bins=bins, density=True, alpha=0.55, color=SYNTH, label="synthetic")
+        for v, color, label in ((r, REAL, "real"), (s, SYNTH, "synthetic")):
+            v = v[(v >= bins[0]) & (v <= bins[-1])]
+            if len(v):  # density of an empty histogram would divide by zero
+                ax.hist(v, bins=bins, density=True, alpha=0.55, color=color, label=label)
     else:
         rc = real.astype(object).map(lambda v: str(_key(v))).value_counts(normalize=True)
         sc = synth.astype(object).map(lambda v: str(_key(v))).value_counts(normalize=True)
