@@ -17,16 +17,27 @@ def register_family(*names: str):
     return wrap
 
 
-def build_family(cfg, data_meta: dict) -> Family:
+def _register_all() -> None:
     from . import gan  # noqa: F401  (registers vanilla, dcgan, cgan)
+    from . import pix2pix, colorize  # noqa: F401  (image-to-image families)
+
+
+def family_class(name: str | None) -> type[Family] | None:
+    """The registered class for `name`, or None (lets api.train ask for family-specific data)."""
+    _register_all()
+    return FAMILIES.get(name) if name else None
+
+
+def build_family(cfg, data_meta: dict) -> Family:
+    _register_all()
     if cfg.model not in FAMILIES:
         raise GanforgeError(f"unknown model '{cfg.model}'; choose one of {', '.join(sorted(FAMILIES))}")
     return FAMILIES[cfg.model](cfg, data_meta)
 
 
 def family_names() -> list[str]:
-    from . import gan  # noqa: F401
+    _register_all()
     return sorted(FAMILIES)
 
 
-__all__ = ["Family", "Phase", "FAMILIES", "register_family", "build_family", "family_names"]
+__all__ = ["Family", "Phase", "FAMILIES", "register_family", "build_family", "family_names", "family_class"]

@@ -1,0 +1,1 @@
+"""Applying trained image-to-image generators to user images (no training code needed)."""

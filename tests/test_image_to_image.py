@@ -1,0 +1,116 @@
+"""Image-to-image families (pix2pix, colorize, srgan, inpaint, cyclegan) on the one loop, the
+apply commands, tiling, and one-line exit-2 errors. Tiny crops, few steps (CPU)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import ganforge
+from ganforge.apps.model import ImageModel
+from ganforge.apps.tiles import tiled
+from ganforge.cli import main
+from ganforge.data.colour import lab_to_rgb, rgb_to_lab
+from ganforge.data.photos import builtin_photo, known_transform
+
+FAST = dict(image_size=32, batch_size=4, channels=16, log_every=5, progress=False)
+
+
+def stats(run, key):
+    """One logged statistic over training (the log also holds health records)."""
+    return [r[key] for r in run.log if key in r]
+
+
+def run_cli(args, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(args)
+    out = capsys.readouterr()
+    return e.value.code, out.out, out.err
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    """Held-out photo crops as files: colour, greyscale, tiny, and an A/B paired folder."""
+    d = tmp_path_factory.mktemp("photos")
+    cat = builtin_photo("chelsea")[:72, :96]
+    Image.fromarray(cat).save(d / "cat.png")
+    Image.fromarray(cat[..., 0]).save(d / "grey.png")
+    Image.fromarray(cat[:8, :8]).save(d / "tiny.png")
+    for sub in ("A", "B"):
+        (d / "pairs" / sub).mkdir(parents=True)
+    for i, name in enumerate(["astronaut", "coffee"]):
+        a = builtin_photo(name)[:96, :96]
+        Image.fromarray(a).save(d / "pairs" / "A" / f"{i}.png")
+        Image.fromarray(known_transform(a)).save(d / "pairs" / "B" / f"{i}.png")
+    return d
+
+
+@pytest.fixture(scope="module")
+def p2p(tmp_path_factory):
+    torch.set_num_threads(1)
+    out = tmp_path_factory.mktemp("runs") / "p2p"
+    return ganforge.train("photos-pairs", model="pix2pix", out=out, steps=40, **FAST)
+
+
+def test_lab_matches_skimage():
+    from skimage.color import lab2rgb, rgb2lab
+    rgb = np.random.default_rng(0).random((5, 7, 3))
+    lab = rgb_to_lab(torch.from_numpy(rgb).permute(2, 0, 1)[None].float())[0].permute(1, 2, 0).numpy()
+    assert np.abs(lab - rgb2lab(rgb)).max() < 0.05
+    back = lab_to_rgb(torch.from_numpy(lab).permute(2, 0, 1)[None])[0].permute(1, 2, 0).numpy()
+    assert np.abs(back - rgb).max() < 1e-3 and np.abs(lab2rgb(lab) - rgb).max() < 1e-3
+
+
+def test_tiles_equal_whole_image_for_local_net_and_scale():
+    x = torch.randn(1, 3, 70, 93)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 12, 1), torch.nn.PixelShuffle(2))  # pointwise, x2
+    whole = net(x)
+    assert torch.allclose(tiled(net, x, tile=32, overlap=8, scale=2), whole, atol=1e-5)
+    assert torch.allclose(tiled(net, x, tile=40, overlap=8, scale=2, multiple=8), whole, atol=1e-5)
+
+
+def test_pix2pix_learns_known_transform_and_translates(p2p, photos, tmp_path, capsys):
+    l1 = stats(p2p, "l1")
+    assert l1[-1] < 0.7 * l1[0]
+    model = ImageModel.load(p2p.path, tile=64)
+    a = builtin_photo("chelsea")[:64, :64]   # never trained on
+    truth = known_transform(a).astype(float)
+    err = np.abs(model.translate(a).astype(float) - truth).mean()
+    assert err < np.abs(a.astype(float) - truth).mean()  # beats the identity mapping
+    code, out, err_ = run_cli(["translate", str(p2p.path), str(photos / "cat.png"), "--out", str(tmp_path / "o")], capsys)
+    assert code == 0 and (tmp_path / "o" / "cat.png").exists(), err_
+    assert Image.open(tmp_path / "o" / "cat.png").size == (96, 72)
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["translate", "{run}", "{d}/grey.png", "--out", "{d}/x"], "greyscale"),
+    (["translate", "{run}", "{d}/tiny.png", "--out", "{d}/x"], "smaller than"),
+    (["upscale", "{run}", "{d}/cat.png", "--out", "{d}/x.png"], "use `ganforge translate`"),
+    (["translate", "{run}", "{d}/nope.png", "--out", "{d}/x"], "does not exist"),
+])
+def test_apply_bad_input_is_one_line_exit_2(p2p, photos, capsys, args, needle):
+    args = [a.format(run=p2p.path, d=photos) for a in args]
+    code, _, err = run_cli(args, capsys)
+    assert code == 2 and needle in err and len(err.strip().splitlines()) == 1, err
+    assert not (photos / "x").exists() and not (photos / "x.png").exists()
+
+
+def test_missing_pair_is_one_line_exit_2(photos, tmp_path, capsys):
+    import shutil
+    d = tmp_path / "pairs"
+    shutil.copytree(photos / "pairs", d)
+    (d / "B" / "1.png").unlink()
+    code, _, err = run_cli(["train", str(d), "--model", "pix2pix", "--out", str(tmp_path / "r"), "--quiet"], capsys)
+    assert code == 2 and "missing pair: 1.png" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "r").exists()
+
+
+def test_colorize_beats_grey_and_writes_file(photos, tmp_path, capsys):
+    run = ganforge.train("photos", model="colorize", out=tmp_path / "col", steps=30, **FAST)
+    l1 = stats(run, "l1")
+    assert l1[-1] < l1[0]
+    code, _, err = run_cli(["colorize", str(run.path), str(photos / "grey.png"), "--out", str(tmp_path / "c.png")], capsys)
+    assert code == 0, err
+    out = np.asarray(Image.open(tmp_path / "c.png"))
+    assert out.shape == (72, 96, 3)
