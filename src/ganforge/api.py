@@ -75,6 +75,8 @@ def train(data: str = "ring8", model: str | None = None, out: str | Path | None 
     if cfg.eval_every or cfg.keep_best:  # training-time metrics (checks its options first)
         from .metrics.callback import EvalCallback
         callbacks = [*callbacks, EvalCallback(dataset, cfg)]
+    from .monitor import HealthMonitor  # first: it must see non-finite numbers before the others
+    callbacks = [HealthMonitor(dataset, cfg), *callbacks]
     torch.manual_seed(cfg.seed)
     family = build_family(cfg, dataset.meta())  # validates model x data before touching disk
     run = RunDir(Path(cfg.out) if cfg.out else _default_out(str(data)))

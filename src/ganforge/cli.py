@@ -45,6 +45,8 @@ def cli():
 @click.option("--eval-every", type=int, help="Cheap FID/KID/precision/recall/coverage every K steps (0 = off).")
 @click.option("--eval-n", type=int, help="Samples per training-time evaluation (default 1000).")
 @click.option("--keep-best", help="Keep the best generator by this metric in RUN/best/ (e.g. fid).")
+@click.option("--on-problem", type=click.Choice(["warn", "fix", "stop"]),
+              help="Health monitor action on a problem: warn (default), fix (roll back + change), stop.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def train(data, model, out, resume, config_file, quiet, **options):
     """Train a GAN on DATA: a built-in name (ring8, grid25, digits, mnist5k, fashion-mnist),
@@ -129,6 +131,16 @@ def evaluate(run_dir, n, as_json, extractor, inception_weights, seed):
     doc = run_eval(run_dir, n=n, seed=seed, extractor=extractor, inception_weights=inception_weights,
                    log=None if as_json else lambda m: click.echo(m, err=True))
     click.echo(json.dumps(doc, indent=2) if as_json else format_table(doc))
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="Print the diagnosis as JSON.")
+def doctor(run_dir, as_json):
+    """Diagnose a finished or running run from its log: findings, evidence, advice, fixes."""
+    from .monitor.doctor import diagnose, format_diagnosis
+    d = diagnose(run_dir)
+    click.echo(json.dumps(d, indent=2) if as_json else format_diagnosis(d))
 
 
 def main(argv: list[str] | None = None) -> None:

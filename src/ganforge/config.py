@@ -9,6 +9,7 @@ from pathlib import Path
 from .errors import GanforgeError
 
 LOSSES = ("ns", "minimax", "hinge", "wgan-gp", "ls")
+ON_PROBLEM = ("warn", "fix", "stop")
 
 
 @dataclass
@@ -44,6 +45,7 @@ class TrainConfig:
     eval_n: int = 1000                # samples per training-time evaluation (capped at half the data)
     keep_best: str | None = None      # e.g. "fid": keep the best generator so far in RUN_DIR/best/
     out: str | None = None
+    on_problem: str = "warn"          # health monitor: warn | fix (roll back + change) | stop
 
     # Fields that define *what* is trained: resuming with a different value is an error.
     IDENTITY = ("data", "model", "loss", "preset", "batch_size", "lr_g", "lr_d", "betas",
@@ -77,6 +79,8 @@ class TrainConfig:
         for name in ("lr_g", "lr_d"):
             if not getattr(self, name) > 0:
                 raise GanforgeError(f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
+        if self.on_problem not in ON_PROBLEM:
+            raise GanforgeError(f"--on-problem {self.on_problem} is not valid; choose one of {', '.join(ON_PROBLEM)}")
         if not 0 <= self.ema_decay < 1:
             raise GanforgeError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
         if self.image_size is not None and self.image_size < 8:

@@ -42,6 +42,9 @@ class EvalCallback:
 
     def __init__(self, dataset, cfg):
         check_options(cfg)
+        if dataset.kind not in ("images", "points"):
+            raise GanforgeError(f"--eval-every works on images and 2D points, not {dataset.kind} data; "
+                                f"drop --eval-every/--keep-best")
         self.data, self.cfg = dataset, cfg
         self.next_step, self.ready = cfg.eval_every, False
         self.best = None

@@ -112,16 +112,26 @@ def evaluate(run_dir: str | Path, n: int | None = None, seed: int = 0, extractor
     gen = Generator.load(run.path)
     if n is not None and n < 20:
         raise GanforgeError(f"-n must be at least 20 (k-nearest-neighbour metrics need k={K_DC}+), got {n}")
+    stages, tick = {}, [time.time()]
+
+    def lap(name):  # seconds per stage, so a slow evaluation says where its time went
+        now = time.time()
+        stages[name] = round(now - tick[0], 2)
+        tick[0] = now
     data = run_dataset(run)
+    lap("load_data")
     ext = extractors.choose(data, run.path, extractor, inception_weights, log=log)
+    lap("extractor")
     (xa, ya, xb, yb), n, split = real_halves(data, n or (POINTS_N if data.kind == "points" else DEFAULT_N), seed)
     labels = ya if gen.num_classes else None
     xg, yg = gen.sample_tensor(n, labels=labels, seed=seed + 1)
     if data.kind == "images":  # compare what a user sees: generated images rounded to 8-bit
         xg = (((xg.clamp(-1, 1) + 1) * 127.5).round() / 127.5 - 1)
+    lap("generate")
     if log:
         log(f"features of {3 * n:,} images with {ext.name}")
     (fa, pa), (fb, pb), (fg, pg) = ext(xa), ext(xb), ext(xg)
+    lap("features")
     proto = f"{ext.name} features, {n:,} generated vs {n:,} real (A); floor: real B vs real A"
     vals = core_metrics(fa, fb, fg, kid_subsets)
     rows = [_row("fid", *vals["fid"], proto),
@@ -155,6 +165,7 @@ def evaluate(run_dir: str | Path, n: int | None = None, seed: int = 0, extractor
                  _row("high_quality", m["high_quality"], f["high_quality"], mp),
                  _row("reverse_kl", m["reverse_kl"], f["reverse_kl"], mp)]
         modes = {"generated": m, "real_b": f}
+    lap("metrics")
     mem = None
     if data.sampler is None and memorisation_n > 0:
         heldout = None
@@ -176,8 +187,10 @@ def evaluate(run_dir: str | Path, n: int | None = None, seed: int = 0, extractor
                      "k_precision_recall": K_PR, "k_density_coverage": K_DC, "sample_seed": seed + 1,
                      "labels": "conditional models are sampled with real A's labels" if gen.num_classes else None,
                      "generated_images": "rounded to 8-bit like saved samples" if data.kind == "images" else None},
-        "metrics": rows, "per_class": per_class, "modes": modes, "memorisation": mem,
-        "seconds": round(time.time() - t0, 2), "threads": torch.get_num_threads()})
+        "metrics": rows, "per_class": per_class, "modes": modes, "memorisation": mem})
+    lap("memorisation")
+    doc.update({"seconds": round(time.time() - t0, 2), "seconds_by_stage": stages,
+                "threads": torch.get_num_threads()})
     if write:
         atomic_write_text(run.path / METRICS_JSON, json.dumps(doc, indent=2, default=_jsonable) + "\n")
     return doc

@@ -79,7 +79,10 @@ class NoiseToDataGAN(Family):
             loss = loss + cfg.ac_weight * (F.cross_entropy(real_cls, y) + F.cross_entropy(fake_cls, y))
         return loss, {"d_loss": loss.detach(),
                       "D_real": d_prob(cfg.loss, real_logit.detach()).mean(),
-                      "D_fake": d_prob(cfg.loss, fake_logit.detach()).mean()}
+                      "D_fake": d_prob(cfg.loss, fake_logit.detach()).mean(),
+                      # share of real scored 'real' and fake 'fake' (health monitor)
+                      "D_acc": 0.5 * ((d_prob(cfg.loss, real_logit.detach()) > 0.5).float().mean()
+                                      + (d_prob(cfg.loss, fake_logit.detach()) <= 0.5).float().mean())}
 
     def g_step(self, batch, ctx):
         G, D, cfg = self.nets["G"], self.nets["D"], self.cfg

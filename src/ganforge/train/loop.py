@@ -105,6 +105,9 @@ class Trainer:
         return self._view[1]
 
     def checkpoint(self) -> None:
+        if not self.weights_finite():  # one-line error, not save_state's traceback
+            raise GanforgeError(f"training diverged by step {self.step} (non-finite weights); the last "
+                                f"finite checkpoint is kept; lower --lr or use --on-problem fix")
         gen = self.generator()
         save_state(self.run.checkpoint_path, self.state_dict())
         gen.save(self.run.path)
@@ -119,6 +122,7 @@ class Trainer:
     # ---- the loop ----------------------------------------------------------------------
     def _one_step(self, sums: dict) -> None:
         nets, ctx, batch = self.family.nets, {}, None
+        log_step = (self.step + 1) % self.cfg.log_every == 0 or self.step + 1 == self.cfg.steps
         for phase in self.family.phases:
             for name, net in nets.items():
                 net.requires_grad_(name in phase.trains)
@@ -131,6 +135,11 @@ class Trainer:
                 opt.zero_grad(set_to_none=True)
                 loss, stats = phase.loss(batch, ctx)
                 loss.backward()
+                if log_step:  # grad norm of this phase's params (health monitor), no sync
+                    grads = [p.grad.detach().norm() for n in phase.trains
+                             for p in nets[n].parameters() if p.grad is not None]
+                    if grads:
+                        stats = {**stats, f"gnorm_{phase.name}": torch.stack(grads).norm()}
                 opt.step()
                 for k, v in stats.items():  # (sum tensor, count): averaged at log time
                     total, n = sums.get(k, (0, 0))
@@ -153,18 +162,21 @@ class Trainer:
                 counts += 1
                 self.step += 1
                 if self.step % cfg.log_every == 0 or self.step == cfg.steps:
-                    self.last_record = self._log(sums, counts, time.time() - since)
-                    bar.set_postfix_str(self._postfix(self.last_record), refresh=False)
+                    self.last_record = rec = self._log(sums, counts, time.time() - since)
                     sums, counts, since = {}, 0, time.time()
-                    for cb in self.callbacks:
-                        cb(self, self.last_record)
+                    for cb in self.callbacks:  # may add rec["health"]; may roll self.step back
+                        cb(self, rec)
+                    bar.set_postfix_str(self._postfix(rec), refresh=False)
+                    if self.step == rec["step"]:  # not rolled back by a callback
+                        self._check_finite(rec)
                 if self.step % cfg.sample_every == 0 or self.step == cfg.steps:
                     self.preview()
                 if self.step % cfg.ckpt_every == 0 or self.step == cfg.steps:
                     self.checkpoint()
-                bar.update(1)
+                bar.update(self.step - bar.n)
         except StopTraining:
-            self.checkpoint()
+            if self.weights_finite():  # else the last (finite) checkpoint on disk is kept
+                self.checkpoint()
         except KeyboardInterrupt:
             bar.close()
             self.checkpoint()
@@ -183,6 +195,12 @@ class Trainer:
         for k, o in self.optimizers.items():
             rec[f"lr_{k}"] = o.param_groups[0]["lr"]
         self.run.log(rec)
+        return rec
+
+    def weights_finite(self) -> bool:
+        return all(torch.isfinite(p).all() for n in self.family.nets.values() for p in n.parameters())
+
+    def _check_finite(self, rec: dict) -> None:
         bad = [k for k, v in rec.items() if isinstance(v, float) and not math.isfinite(v)]
         if bad:
             raise GanforgeError(f"training diverged by step {self.step} ({bad[0]} is not finite); "
@@ -194,4 +212,6 @@ class Trainer:
         parts = [f"{k.replace('_loss', '')} {rec[k]:.3f}" for k in rec if k.endswith("_loss")]
         if "D_real" in rec:
             parts.append(f"D(x) {rec['D_real']:.2f} D(G(z)) {rec['D_fake']:.2f}")
+        if "health" in rec:  # set by the health monitor callback
+            parts.append(rec["health"] + (f": {rec['health_note']}" if rec.get("health_note") else ""))
         return "  ".join(parts)

@@ -1,0 +1,213 @@
+"""Health detectors: pure functions over a stream of merged log records (oldest first).
+
+A record is the loop's JSONL dict (d_loss, g_loss, D_real, D_fake, D_acc, gnorm_G, gnorm_D ...)
+merged with the monitor's own signals (`div`: diversity of a fixed-noise batch relative to
+real data, 1 = as diverse as real; `modes`/`of_modes` for 2D mixtures; `near_copy`: share of
+near-copies of training examples) and evaluation values (eval_fid ...). Each detector looks at
+the latest state given the history and returns a Finding or None; the monitor decides when a
+finding is new. Thresholds are deliberately conservative: "problem" must not fire on healthy
+runs (measured in benchmarks/monitor.py); borderline patterns are "warning".
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+SUSTAIN = 5          # records (x log_every steps) a pattern must last to count as sustained
+ABS_LOSS = 100.0     # |loss| above this is an explosion for every built-in loss
+SEVERITY = {"healthy": 0, "warning": 1, "problem": 2}
+
+
+@dataclass
+class Finding:
+    finding: str                 # divergence | nan | mode_collapse | d_overpowering | ...
+    severity: str                # warning | problem
+    step: int                    # step at which it was detected
+    onset: int                   # first step of the evidence window
+    evidence: dict = field(default_factory=dict)
+    advice: str = ""
+
+    def to_record(self) -> dict:
+        return asdict(self)
+
+
+def _vals(records, key):
+    return [r[key] for r in records if isinstance(r.get(key), (int, float))]
+
+
+def _fmt(v) -> str:
+    return f"{v:.3g}" if isinstance(v, float) else str(v)
+
+
+def nonfinite(records: list[dict]) -> Finding | None:
+    """NaN/inf in the latest losses, D outputs or gradient norms: always a problem."""
+    r = records[-1]
+    bad = [k for k, v in r.items() if isinstance(v, float) and not math.isfinite(v)]
+    if not bad:
+        return None
+    return Finding("nan", "problem", r["step"], r["step"], {k: str(r[k]) for k in bad[:4]},
+                   "training produced non-finite numbers: roll back to the last healthy checkpoint "
+                   "and halve both learning rates (--on-problem fix does this), or use --loss hinge "
+                   "with --spectral-norm")
+
+
+def divergence(records: list[dict], factor: float = 20.0) -> Finding | None:
+    """Loss or gradient-norm explosion: a loss above ABS_LOSS (GAN losses live near 0-10), or
+    the last 2 records far above the run's early median."""
+    r = records[-1]
+    for key in ("d_loss", "g_loss"):
+        v = r.get(key)
+        if isinstance(v, float) and math.isfinite(v) and abs(v) > ABS_LOSS:
+            return Finding("divergence", "problem", r["step"], r["step"], {key: _fmt(v), "limit": ABS_LOSS},
+                           f"{key} exploded to {_fmt(v)}: halve the learning rates (--lr-g/--lr-d), "
+                           f"or add --spectral-norm / --r1-gamma 1")
+    if len(records) < 6:
+        return None
+    base, last = records[: max(3, len(records) // 3)], records[-2:]
+    for key in ("gnorm_G", "gnorm_D", "d_loss", "g_loss"):
+        b, now = _vals(base, key), _vals(last, key)
+        if len(b) < 3 or len(now) < 2:
+            continue
+        ref = float(np.median(np.abs(b)))
+        floor = 1.0 if key.endswith("loss") else 1e-3  # a loss of 0.01 -> 0.3 is no explosion
+        limit = factor * max(ref, floor)
+        if min(abs(v) for v in now) > limit:
+            return Finding("divergence", "problem", records[-1]["step"], last[0]["step"],
+                           {key: _fmt(now[-1]), f"{key}_early_median": _fmt(ref), "limit": _fmt(limit)},
+                           f"{key} exploded ({_fmt(now[-1])} vs {_fmt(ref)} early): halve the learning "
+                           f"rates (--lr-g/--lr-d), or add --spectral-norm / --r1-gamma 1")
+    return None
+
+
+def d_overpowering(records: list[dict]) -> Finding | None:
+    """D(fake) -> 0 and D accuracy ~100% sustained; a problem when G's gradient also vanishes."""
+    w = records[-SUSTAIN:]
+    if len(w) < SUSTAIN or not all("D_fake" in r for r in w):
+        return None
+    fake, acc = _vals(w, "D_fake"), _vals(w, "D_acc")
+    if max(fake) > 0.05 or (acc and min(acc) < 0.98):
+        return None
+    g = _vals(records, "gnorm_G")
+    ev = {"D_fake_max": _fmt(max(fake)), "D_acc_min": _fmt(min(acc)) if acc else "n/a"}
+    vanishing = len(g) > SUSTAIN and g[-1] < 0.1 * max(g[:-SUSTAIN] or [g[0]])
+    if vanishing:
+        ev.update(gnorm_G=_fmt(g[-1]), gnorm_G_peak=_fmt(max(g[:-SUSTAIN])))
+    long = len(records) >= 2 * SUSTAIN and all(r.get("D_fake", 1) <= 0.05 for r in records[-2 * SUSTAIN:])
+    sev = "problem" if vanishing or long else "warning"
+    return Finding("d_overpowering", sev, records[-1]["step"], w[0]["step"], ev,
+                   "the discriminator wins every round and G gets no useful signal: lower --lr-d "
+                   "(e.g. halve it), use --loss ns instead of minimax, add --r1-gamma 1 or "
+                   "--spectral-norm, or a larger --batch-size")
+
+
+def d_too_weak(records: list[dict], window: int = 4 * SUSTAIN) -> Finding | None:
+    """D cannot tell real from fake for a long time while the samples do not improve."""
+    w = records[-window:]
+    if len(w) < window or not all("D_real" in r for r in w):
+        return None
+    gap = [r["D_real"] - r["D_fake"] for r in w]
+    acc = _vals(w, "D_acc")
+    if max(abs(x) for x in gap) > 0.02 or (acc and max(acc) > 0.55):
+        return None
+    div = _vals(w, "div")
+    if div and max(div) > 0.5:  # samples as diverse as data: this may be a healthy equilibrium
+        return None
+    return Finding("d_too_weak", "warning", records[-1]["step"], w[0]["step"],
+                   {"D_real_minus_D_fake_max": _fmt(max(abs(x) for x in gap)),
+                    "D_acc_max": _fmt(max(acc)) if acc else "n/a", "div_max": _fmt(max(div)) if div else "n/a"},
+                   "D gives no learning signal: raise --lr-d, use --n-critic 2, or a wider D (--hidden/--channels)")
+
+
+def oscillation(records: list[dict], window: int = 4 * SUSTAIN) -> Finding | None:
+    """Losses swing up and down with large amplitude while the quality metric does not improve."""
+    w = records[-window:]
+    g = _vals(w, "g_loss")
+    if len(w) < window or len(g) < window:
+        return None
+    d = np.diff(g)
+    turns = int((np.sign(d[1:]) != np.sign(d[:-1])).sum())
+    amp = float(np.std(g)) / (abs(float(np.mean(g))) + 1e-8)
+    if turns < 0.6 * (len(d) - 1) or amp < 0.5:
+        return None
+    for key, better in (("eval_fid", -1), ("modes", 1), ("div", 1)):
+        q = _vals(w, key)
+        if len(q) >= 4:
+            half = len(q) // 2
+            first, second = (min(q[:half]), min(q[half:])) if better < 0 else (max(q[:half]), max(q[half:]))
+            if (first - second) * -better < 0.02 * abs(first) + 1e-9:  # second half not better
+                return Finding("oscillation", "warning", records[-1]["step"], w[0]["step"],
+                               {"g_loss_turns": turns, "g_loss_rel_std": _fmt(amp), key: f"{_fmt(first)} -> {_fmt(second)}"},
+                               "losses oscillate without progress: lower both learning rates, use --lr-decay, "
+                               "or keep the best generator with --eval-every K --keep-best fid")
+            return None
+    return None
+
+
+def mode_collapse(records: list[dict]) -> Finding | None:
+    """Diversity of the fixed-noise batch (or the 2D mode count) falling well below its best."""
+    m = _vals(records, "modes")
+    if len(m) >= 2:
+        total = records[-1].get("of_modes") or max(m)
+        best, now = max(m), m[-1]
+        prev = m[-2]
+        if best >= 3 and now <= 0.5 * best and prev <= 0.5 * best:
+            return Finding("mode_collapse", "problem", records[-1]["step"], _onset(records, "modes", 0.5 * best),
+                           {"modes": f"{now}/{total}", "best_modes": best},
+                           "G covers only a few modes: add --pack 2 (PacGAN) or --r1-gamma 1, use --loss ns "
+                           "instead of minimax, or a lower --lr-g")
+    d = _vals(records, "div")
+    if len(d) >= SUSTAIN and all(x < 0.05 for x in d[-SUSTAIN:]):  # G maps all noise to ~one point
+        return Finding("mode_collapse", "problem", records[-1]["step"], _onset(records, "div", 0.05),
+                       {"diversity": _fmt(d[-1]), "best_diversity": _fmt(max(d)),
+                        "note": "mean pairwise distance of a fixed-noise batch / real data's"},
+                       "G maps all noise to almost one output: roll back and lower the learning rates, "
+                       "use --loss ns or hinge, add --r1-gamma 1 or --pack 2")
+    if len(d) >= 3:
+        best = max(d)
+        if best >= 0.5 and all(x < 0.3 * best for x in d[-3:]):  # healthy runs swing ~0.1-0.4
+            sev = "problem" if d[-1] < 0.2 * best else "warning"
+            return Finding("mode_collapse", sev, records[-1]["step"], _onset(records, "div", 0.3 * best),
+                           {"diversity": _fmt(d[-1]), "best_diversity": _fmt(best),
+                            "note": "mean pairwise distance of a fixed-noise batch / real data's"},
+                           "samples lose variety: add --pack 2 or --r1-gamma, lower --lr-g, "
+                           "or for images enable augmentation / a larger --batch-size")
+    return None
+
+
+def memorisation(records: list[dict]) -> Finding | None:
+    """The share of near-copies of training examples (expected ~1% for fresh samples) rising."""
+    nc = _vals(records, "near_copy")
+    if len(nc) < 2 or min(nc[-2:]) < 0.05:
+        return None
+    sev = "problem" if min(nc[-2:]) >= 0.2 else "warning"
+    return Finding("memorisation", sev, records[-1]["step"], _onset(records, "near_copy", 0.05, above=True),
+                   {"near_copy_share": _fmt(nc[-1]), "first_checked": _fmt(nc[0]), "expected": "0.01"},
+                   "G starts copying training examples: stop here (keep this checkpoint), use more data, "
+                   "augmentation, or fewer --steps")
+
+
+def _onset(records, key, threshold, above=False) -> int:
+    """First step of the final run of records on the bad side of `threshold`."""
+    onset = records[-1]["step"]
+    for r in reversed(records):
+        v = r.get(key)
+        if not isinstance(v, (int, float)) or ((v < threshold) if above else (v > threshold)):
+            break
+        onset = r["step"]
+    return onset
+
+
+DETECTORS = (nonfinite, divergence, mode_collapse, d_overpowering, memorisation, d_too_weak, oscillation)
+
+
+def detect(records: list[dict]) -> list[Finding]:
+    """All findings for the latest record of `records`."""
+    if not records:
+        return []
+    return [f for f in (det(records) for det in DETECTORS) if f is not None]
+
+
+def status(findings: list[Finding]) -> str:
+    return max((f.severity for f in findings), key=SEVERITY.get, default="healthy")

@@ -1,0 +1,189 @@
+"""The training health monitor: a Trainer callback run at every log step.
+
+It adds cheap signals to the loop's record (diversity of a fixed-noise batch, the 2D mode count,
+now and then the near-copy share), runs the detectors, logs new findings to log.jsonl, shows
+a status word (healthy / warning / problem) in the progress bar, keeps the last healthy state in
+RUN_DIR/healthy.safetensors, and acts on problems by `--on-problem`:
+warn (default: log and go on; non-finite numbers still end the run cleanly), stop (restore the
+healthy state, end cleanly), fix (restore it and apply a documented change; see remedy.py).
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from ..train.checkpoint import load_state, save_state
+from ..train.loop import StopTraining
+from . import remedy
+from .detectors import SEVERITY, detect, status
+
+HEALTHY = "healthy.safetensors"
+PROBE_N = 256          # fixed-noise batch for diversity / mode count
+MEM_EVERY = 10         # near-copy check every this many log steps (images, small data only)
+MEM_MAX_TRAIN = 20000  # larger training sets are not memorised in a short run; skip the cost
+AFTER = 10             # records after a fix at which its "after" numbers are logged
+
+
+class Tracker:
+    """Turns per-record detector output into new-finding events (also used by `doctor`)."""
+
+    def __init__(self):
+        self.history: list[dict] = []
+        self.active: dict[str, str] = {}
+
+    def update(self, merged: dict):
+        self.history.append(merged)
+        found = detect(self.history)
+        new = [f for f in found if SEVERITY[f.severity] > SEVERITY.get(self.active.get(f.finding), 0)]
+        self.active = {f.finding: f.severity for f in found}
+        return found, new
+
+    def reset(self):
+        self.history, self.active = [], {}
+
+
+class HealthMonitor:
+    def __init__(self, dataset, cfg):
+        self.data, self.cfg = dataset, cfg
+        self.on_problem = getattr(cfg, "on_problem", "warn")
+        self.tracker = Tracker()
+        self.calls, self.fixes, self.pending = 0, [], []
+        self.healthy_step, self.last_eval_step = None, -1
+        self.probe = None
+
+    # ---- signals -----------------------------------------------------------------------
+    def _setup(self, trainer) -> None:
+        fam = trainer.family
+        info = fam.sampler_info()
+        g = torch.Generator().manual_seed(777)  # own RNG: training randomness untouched
+        self.noise = info.get("input") == "noise" and hasattr(self.data, "x")
+        if self.noise:
+            nc = info.get("num_classes") or 0
+            z = torch.randn(PROBE_N, info["z_dim"], generator=g)
+            y = torch.randint(nc, (PROBE_N,), generator=g) if nc else None
+            self.probe = (z.to(trainer.device), y.to(trainer.device) if y is not None else None)
+            real = self.data.x[torch.randperm(len(self.data.x), generator=g)[:PROBE_N]]
+            self.real_div = float(torch.pdist(real.reshape(len(real), -1).float()).mean())
+        kind, info = getattr(self.data, "kind", None), getattr(self.data, "info", {}) or {}
+        self.means = info.get("means") if kind == "points" else None
+        self.mem = self.noise and kind == "images" and len(self.data.x) <= MEM_MAX_TRAIN
+
+    def _signals(self, trainer) -> dict:
+        if not self.noise:
+            return {}
+        G = trainer.family.nets[trainer.family.generator_name]
+        was = G.training
+        G.eval()  # live net, no grad, BN running stats: training state is not changed
+        try:
+            with torch.no_grad():
+                x = G(*self.probe).float().cpu()
+        finally:
+            G.train(was)
+        if not torch.isfinite(x).all():
+            return {"div": float("nan")}
+        flat = x.reshape(len(x), -1)
+        out = {"div": round(float(torch.pdist(flat).mean()) / max(self.real_div, 1e-12), 4)}
+        if self.means is not None:
+            from ..metrics.modes import mode_stats
+            ms = mode_stats(flat.numpy(), np.array(self.means), self.data.info["sd"])
+            out.update(modes=ms["modes"], of_modes=ms["of_modes"])
+        if self.mem and self.calls % MEM_EVERY == 0:
+            from ..metrics.memorisation import memorisation
+            out["near_copy"] = round(memorisation(self.data.x, x)["near_copy_share"], 4)
+        return out
+
+    def _latest_eval(self, trainer) -> dict:
+        """eval_* values logged by the evaluation callback since the last look (log tail)."""
+        if not self.cfg.eval_every or not trainer.run.log_path.exists():
+            return {}
+        with open(trainer.run.log_path, "rb") as f:
+            f.seek(0, 2)
+            f.seek(max(0, f.tell() - 16384))
+            lines = f.read().decode(errors="ignore").splitlines()[1:]
+        for line in reversed(lines):
+            try:
+                r = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if "eval_fid" in r or "eval_modes" in r:
+                if r["step"] <= self.last_eval_step:
+                    return {}
+                self.last_eval_step = r["step"]
+                return {k: v for k, v in r.items() if k.startswith("eval_") and isinstance(v, (int, float))}
+        return {}
+
+    # ---- the callback ------------------------------------------------------------------
+    def __call__(self, trainer, record: dict) -> None:
+        if self.probe is None and self.calls == 0:
+            self._setup(trainer)
+        self.calls += 1
+        sig = self._signals(trainer)
+        merged = {**record, **sig, **self._latest_eval(trainer)}
+        found, new = self.tracker.update(merged)
+        state = status(found)
+        record["health"] = state
+        if found:
+            record["health_note"] = max(found, key=lambda f: SEVERITY[f.severity]).finding
+        trainer.run.log({"step": trainer.step, "health": state, **sig})
+        for f in new:
+            trainer.run.log(f.to_record())
+            if trainer.progress:
+                tqdm.write(f"[{f.severity}] step {f.step}: {f.finding} {f.evidence}\n  advice: {f.advice}")
+        self._after_fix(trainer, merged, state)
+        if state == "healthy" and self._due_healthy_save(trainer) and trainer.weights_finite():
+            save_state(trainer.run.path / HEALTHY, trainer.state_dict())
+            self.healthy_step = trainer.step
+        problems = [f for f in found if f.severity == "problem"]
+        if problems:
+            self._act(trainer, max(problems, key=lambda f: f.finding == "nan"), merged)
+
+    def _due_healthy_save(self, trainer) -> bool:
+        return self.healthy_step is None or trainer.step - self.healthy_step >= self.cfg.ckpt_every
+
+    def _restore_healthy(self, trainer) -> bool:
+        path = trainer.run.path / HEALTHY
+        if self.healthy_step is None or not path.exists():
+            return False
+        trainer.load_state_dict(load_state(path))
+        return True
+
+    def _act(self, trainer, f, merged: dict) -> None:
+        mode = self.on_problem
+        if mode == "warn" and f.finding != "nan":  # non-finite weights cannot train on
+            return
+        fixable = mode == "fix" and len(self.fixes) < remedy.MAX_ATTEMPTS and f.finding in remedy.REMEDIES
+        if fixable and self._restore_healthy(trainer):
+            change = remedy.apply(trainer, f.finding)
+            self.fixes.append(f.finding)
+            rec = {"step": f.step, "action": "fix", "finding": f.finding, "attempt": len(self.fixes),
+                   "rolled_back_to": trainer.step, "change": change, "before": remedy.snapshot(merged)}
+            trainer.run.log(rec)
+            if trainer.progress:
+                tqdm.write(f"[fix {len(self.fixes)}/{remedy.MAX_ATTEMPTS}] {f.finding}: rolled back to step "
+                           f"{trainer.step}; {change}")
+            self.pending.append((self.tracker_calls_after(), rec))
+            self.tracker.reset()
+            if change.startswith("stop"):
+                raise StopTraining(f.finding)
+            return
+        restored = self._restore_healthy(trainer)
+        trainer.run.log({"step": f.step, "action": "stop", "finding": f.finding,
+                         "kept_step": trainer.step if restored else None,
+                         "reason": "fix attempts used up" if mode == "fix" else f"--on-problem {mode}"})
+        raise StopTraining(f.finding)
+
+    def tracker_calls_after(self) -> int:
+        return self.calls + AFTER
+
+    def _after_fix(self, trainer, merged: dict, state: str) -> None:
+        """Log before/after numbers AFTER records past each fix."""
+        due = [p for p in self.pending if p[0] <= self.calls]
+        for p in due:
+            self.pending.remove(p)
+            rec = p[1]
+            trainer.run.log({"step": trainer.step, "fix_result": rec["attempt"], "finding": rec["finding"],
+                             "change": rec["change"], "before": rec["before"],
+                             "after": remedy.snapshot(merged), "status": state})

@@ -1,0 +1,67 @@
+"""`--on-problem fix`: the documented change per finding, applied after rolling back to the last
+healthy state. Changes edit the live config (the family reads it every step) and optimiser
+learning rates; they are logged, and the saved config of later checkpoints records them.
+
+| finding        | change                                                            |
+|----------------|-------------------------------------------------------------------|
+| nan            | halve lr_g and lr_d                                               |
+| divergence     | halve lr_g and lr_d                                               |
+| d_overpowering | minimax -> ns loss; otherwise halve lr_d                          |
+| mode_collapse  | minimax -> ns loss; R1 on real data (gamma 1, else doubled)       |
+| memorisation   | none: stop at the last healthy (pre-onset) state                  |
+"""
+from __future__ import annotations
+
+MAX_ATTEMPTS = 3
+SNAPSHOT_KEYS = ("d_loss", "g_loss", "D_real", "D_fake", "D_acc", "gnorm_G", "gnorm_D", "div", "modes",
+                 "near_copy", "eval_fid")
+
+
+def scale_lr(trainer, phase: str, factor: float) -> str:
+    opt = trainer.optimizers[phase]
+    before = opt.param_groups[0]["lr"]
+    for g in opt.param_groups:
+        g["lr"] *= factor
+    sch = trainer.schedulers.get(phase)
+    if sch is not None:  # LambdaLR recomputes lr from base_lrs every step
+        sch.base_lrs = [b * factor for b in sch.base_lrs]
+    return f"lr_{phase} {before:.3g} -> {opt.param_groups[0]['lr']:.3g}"
+
+
+def _loss_to_ns(trainer) -> str | None:
+    if trainer.cfg.loss != "minimax":
+        return None
+    trainer.cfg.loss = "ns"
+    return "loss minimax -> ns"
+
+
+def _halve_both(trainer) -> str:
+    return "; ".join(scale_lr(trainer, p, 0.5) for p in trainer.optimizers)
+
+
+def _d_overpowering(trainer) -> str:
+    phase = "D" if "D" in trainer.optimizers else next(iter(trainer.optimizers))
+    return _loss_to_ns(trainer) or scale_lr(trainer, phase, 0.5)
+
+
+def _mode_collapse(trainer) -> str:
+    cfg = trainer.cfg
+    if not hasattr(cfg, "r1_gamma"):
+        return _halve_both(trainer)
+    before = cfg.r1_gamma
+    cfg.r1_gamma = 1.0 if before <= 0 else 2 * before
+    parts = [_loss_to_ns(trainer), f"r1_gamma {before:g} -> {cfg.r1_gamma:g}"]
+    return "; ".join(p for p in parts if p)
+
+
+REMEDIES = {"nan": _halve_both, "divergence": _halve_both, "d_overpowering": _d_overpowering,
+            "mode_collapse": _mode_collapse, "memorisation": lambda trainer: "stop at the last healthy state"}
+
+
+def apply(trainer, finding: str) -> str:
+    """Apply the change for `finding`; return a one-line description of it."""
+    return REMEDIES[finding](trainer)
+
+
+def snapshot(record: dict) -> dict:
+    return {k: record[k] for k in SNAPSHOT_KEYS if isinstance(record.get(k), (int, float))}

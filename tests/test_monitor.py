@@ -1,0 +1,161 @@
+"""Health monitor: each detector on synthetic metric streams, doctor replay, and one end-to-end
+NaN-injection run (stop and fix)."""
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+
+from ganforge.monitor import detectors as det
+
+
+def healthy(n=30, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    out = []
+    for i in range(n):
+        e = torch.rand(6, generator=g).tolist()
+        out.append({"step": 50 * (i + 1), "d_loss": 1.2 + 0.2 * e[0], "g_loss": 0.9 + 0.2 * e[1],
+                    "D_real": 0.55 + 0.05 * e[2], "D_fake": 0.42 + 0.05 * e[3], "D_acc": 0.65 + 0.1 * e[4],
+                    "gnorm_G": 2 + 3 * e[5], "gnorm_D": 1.5, "div": 0.9, "modes": 8, "of_modes": 8})
+    return out
+
+
+def test_healthy_stream_has_no_findings():
+    recs = healthy(40)
+    for i in range(1, len(recs) + 1):
+        assert det.detect(recs[:i]) == []
+    assert det.status([]) == "healthy"
+
+
+def test_nonfinite_loss_is_a_problem():
+    recs = healthy(10)
+    recs[-1]["g_loss"] = float("nan")
+    f = {x.finding: x for x in det.detect(recs)}
+    assert f["nan"].severity == "problem" and f["nan"].evidence == {"g_loss": "nan"}
+    assert det.status(list(f.values())) == "problem"
+
+
+def test_divergence_relative_and_absolute():
+    recs = healthy(12)
+    for r in recs[-2:]:
+        r["gnorm_D"] = 400.0  # 1.5 early -> 400
+    f = det.divergence(recs)
+    assert f and f.finding == "divergence" and f.onset == recs[-2]["step"]
+    recs = healthy(12)
+    recs[-1]["gnorm_D"] = 400.0  # one spike is not sustained
+    assert det.divergence(recs) is None
+    recs = healthy(1)
+    recs[0]["g_loss"] = 2861.0  # first record already exploded: the absolute limit catches it
+    assert det.divergence(recs).evidence["g_loss"] == "2.86e+03"
+
+
+def test_d_overpowering_warning_then_problem():
+    recs = healthy(10)
+    for r in recs[-5:]:
+        r.update(D_fake=0.01, D_acc=1.0)
+    assert det.d_overpowering(recs).severity == "warning"
+    recs[-1]["gnorm_G"] = 0.01  # G's gradient vanishes
+    f = det.d_overpowering(recs)
+    assert f.severity == "problem" and f.evidence["gnorm_G"] == "0.01"
+    recs[-3]["D_acc"] = 0.9  # not sustained
+    assert det.d_overpowering(recs) is None
+
+
+def test_mode_collapse_from_modes_and_diversity():
+    recs = healthy(10)
+    for r in recs[-2:]:
+        r["modes"] = 2
+    f = det.mode_collapse(recs)
+    assert f.severity == "problem" and f.evidence["modes"] == "2/8" and f.onset == recs[-2]["step"]
+    recs = healthy(10)
+    for r in recs:
+        r.pop("modes")
+    for r in recs[-3:]:
+        r["div"] = 0.1  # 0.9 -> 0.1
+    assert det.mode_collapse(recs).severity == "problem"
+    recs[-1]["div"] = 0.5
+    assert det.mode_collapse(recs) is None
+    # a generator that starts with low diversity and has not yet spread out is not collapsing
+    rising = [dict(r, div=0.05 + 0.01 * i) for i, r in enumerate(healthy(10))]
+    for r in rising:
+        r.pop("modes")
+    assert det.mode_collapse(rising) is None
+
+
+def test_memorisation_share_rising():
+    recs = healthy(6)
+    recs[1]["near_copy"], recs[3]["near_copy"] = 0.01, 0.02
+    assert det.memorisation(recs) is None
+    recs[4]["near_copy"], recs[5]["near_copy"] = 0.3, 0.4
+    f = det.memorisation(recs)
+    assert f.severity == "problem" and f.onset == recs[4]["step"]
+
+
+def test_d_too_weak_and_oscillation_are_warnings():
+    flat = [dict(r, D_real=0.5, D_fake=0.495, D_acc=0.5, div=0.1) for r in healthy(25)]
+    assert det.d_too_weak(flat).severity == "warning"
+    assert det.d_too_weak([dict(r, div=0.9) for r in flat]) is None  # equilibrium with diverse samples
+    swing = [dict(r, g_loss=3.0 if i % 2 else 0.2, modes=3) for i, r in enumerate(healthy(25))]
+    assert det.oscillation(swing).severity == "warning"
+    improving = [dict(r, modes=1 + i // 3) for r in swing for i in [swing.index(r)]]
+    assert det.oscillation(improving) is None
+
+
+def test_doctor_replays_a_log_without_monitor(tmp_path):
+    from ganforge.monitor.doctor import diagnose, format_diagnosis
+    recs = healthy(8)
+    recs[-1]["d_loss"] = float("inf")
+    (tmp_path / "config.json").write_text("{}")
+    (tmp_path / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
+    d = diagnose(tmp_path)
+    assert d["worst"] == "problem" and d["findings"][0]["finding"] == "nan"
+    assert "advice" in format_diagnosis(d)
+
+
+class InjectNaN:
+    """Callback that, at its first call, hooks G's first weight to turn its gradient NaN once at `step`."""
+
+    def __init__(self, step):
+        self.step, self.done = step, False
+
+    def __call__(self, trainer, record):
+        if getattr(self, "hooked", False):
+            return
+        self.hooked = True
+        p = next(trainer.family.nets["G"].parameters())
+
+        def hook(g):
+            if trainer.step == self.step - 1 and not self.done:  # during the update to `step`
+                self.done = True
+                return g * float("nan")
+            return g
+        p.register_hook(hook)
+
+
+@pytest.mark.parametrize("mode", ["stop", "fix"])
+def test_nan_injection_end_to_end(tmp_path, mode):
+    import ganforge
+    from ganforge.train.checkpoint import load_state
+    torch.set_num_threads(1)
+    out = tmp_path / mode
+    run = ganforge.train("ring8", out=out, steps=300, log_every=20, ckpt_every=100, sample_every=1000,
+                         hidden=32, depth=1, batch_size=64, on_problem=mode, progress=False,
+                         callbacks=[InjectNaN(130)])  # no traceback: ends or recovers cleanly
+    log = run.log
+    nan = [r for r in log if r.get("finding") == "nan"]
+    assert nan and nan[0]["step"] == 140 and nan[0]["severity"] == "problem"  # next log step
+    state = load_state(out / "checkpoint.safetensors")
+    assert all(torch.isfinite(t).all() for t in state["nets"]["G"].values())
+    if mode == "stop":
+        stop = [r for r in log if r.get("action") == "stop"]
+        assert stop and stop[0]["kept_step"] == 120 and run.step == 120  # last healthy save before 130
+    else:
+        fix = [r for r in log if r.get("action") == "fix"]
+        assert fix and fix[0]["rolled_back_to"] == 120 and "lr_G" in fix[0]["change"]
+        assert run.step == 300  # recovered and finished
+        losses = [r for r in log if "d_loss" in r]
+        assert math.isfinite(losses[-1]["d_loss"]) and losses[-1]["lr_D"] < losses[0]["lr_D"]
+        from ganforge.monitor.doctor import diagnose
+        assert any(a.get("action") == "fix" for a in diagnose(out)["actions"])
