@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench clean
+.PHONY: demo demo-tabular test bench clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -19,6 +19,11 @@ demo: $(STAMP)
 	$(BIN)/ganforge report runs/demo
 	@echo
 	@echo "Samples:  runs/demo/samples/   Report: runs/demo/report.html"
+
+demo-tabular: $(STAMP)
+	$(BIN)/ganforge tabular fit fair --out runs/fair
+	$(BIN)/ganforge tabular sample runs/fair -n 6366 --out runs/fair/synth.csv
+	$(BIN)/ganforge tabular evaluate fair runs/fair/synth.csv --report runs/fair/report.html
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
