@@ -114,3 +114,56 @@ def test_colorize_beats_grey_and_writes_file(photos, tmp_path, capsys):
     assert code == 0, err
     out = np.asarray(Image.open(tmp_path / "c.png"))
     assert out.shape == (72, 96, 3)
+
+
+def psnr(a, b):
+    return 10 * np.log10(255.0 ** 2 / np.mean((a.astype(float) - b.astype(float)) ** 2))
+
+
+def test_srgan_warms_up_then_goes_adversarial_and_upscales(photos, tmp_path, capsys):
+    run = ganforge.train("photos", model="srgan", out=tmp_path / "sr", steps=20, warmup_steps=10, scale=2, **FAST)
+    steps_with_adv = [r["step"] for r in run.log if "g_loss" in r]
+    assert steps_with_adv and min(steps_with_adv) > 10 and "pixel" in run.log[0]
+    code, out, err = run_cli(["upscale", str(run.path), str(photos / "cat.png"), "--out", str(tmp_path / "up.png"),
+                              "--tile", "32"], capsys)
+    assert code == 0 and "x2" in out, err
+    up = np.asarray(Image.open(tmp_path / "up.png"))
+    assert up.shape == (144, 192, 3)
+    truth = builtin_photo("chelsea")[:144, :192]   # held out; cat.png is its top-left 72x96 ...
+    small = np.asarray(Image.fromarray(truth).resize((96, 72), Image.BICUBIC))
+    model = ImageModel.load(run.path, tile=48)
+    nearest = np.asarray(Image.fromarray(small).resize((192, 144), Image.NEAREST))
+    assert psnr(model.upscale(small), truth) > psnr(nearest, truth)  # beats the trivial upscale
+
+
+def test_inpaint_fills_holes_keeps_the_rest_and_checks_mask(photos, tmp_path, capsys):
+    run = ganforge.train("photos", model="inpaint", out=tmp_path / "inp", steps=30, **FAST)
+    hole = stats(run, "hole_l1")
+    assert np.mean(hole[-2:]) < np.mean(hole[:2])
+    img = np.asarray(Image.open(photos / "cat.png"))
+    mask = np.zeros(img.shape[:2], np.uint8)
+    mask[20:50, 30:70] = 255
+    Image.fromarray(mask).save(tmp_path / "m.png")
+    code, out, err = run_cli(["inpaint", str(run.path), str(photos / "cat.png"), "--mask", str(tmp_path / "m.png"),
+                              "--out", str(tmp_path / "f.png")], capsys)
+    assert code == 0, err
+    filled = np.asarray(Image.open(tmp_path / "f.png")).astype(float)
+    keep = mask == 0
+    assert np.abs(filled[keep] - img[keep]).max() <= 1  # known pixels untouched
+    assert np.abs(filled[~keep] - img[~keep]).mean() < np.abs(0.0 - img[~keep]).mean()  # beats black fill
+    Image.fromarray(mask[:40]).save(tmp_path / "small.png")
+    code, _, err = run_cli(["inpaint", str(run.path), str(photos / "cat.png"), "--mask", str(tmp_path / "small.png"),
+                            "--out", str(tmp_path / "g.png")], capsys)
+    assert code == 2 and "same size" in err and not (tmp_path / "g.png").exists()
+
+
+def test_cyclegan_cycle_falls_pools_are_checkpointed(tmp_path):
+    from safetensors.torch import load_file
+    run = ganforge.train("photos-pairs", model="cyclegan", out=tmp_path / "cyc", steps=15, **FAST)
+    cycle = stats(run, "cycle")
+    assert cycle[-1] < 0.8 * cycle[0]
+    state = load_file(str(tmp_path / "cyc" / "checkpoint.safetensors"))
+    assert int(state["s.nets.pool_a.count"]) == 50  # 60 fakes seen: the 50-image pool is full
+    assert state["s.nets.pool_b.images"].abs().sum() > 0
+    model = ImageModel.load(run.path, tile=64)
+    assert model.translate(builtin_photo("chelsea")[:40, :56]).shape == (40, 56, 3)

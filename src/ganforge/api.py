@@ -9,7 +9,7 @@ import torch
 from .config import BUILTIN_DEFAULT_KEYS, TrainConfig, identity_mismatch, load_config_file, resolve
 from .data import load_dataset
 from .errors import GanforgeError
-from .objectives import build_family
+from .objectives import build_family, family_class
 from .sampling import Generator
 from .train.checkpoint import read_metadata
 from .train.loop import Trainer
@@ -69,7 +69,12 @@ def train(data: str = "ring8", model: str | None = None, out: str | Path | None 
         opts["model"] = model
     if out is not None:
         opts["out"] = str(out)
-    dataset = load_dataset(str(data), opts.get("image_size"))
+    fam_cls = family_class(opts.get("model"))
+    if hasattr(fam_cls, "load_data"):  # families with their own data (image-to-image crops)
+        opts = {**fam_cls.defaults, **opts}
+        dataset = fam_cls.load_data(str(data), opts)
+    else:
+        dataset = load_dataset(str(data), opts.get("image_size"))
     key = str(data) if str(data) in BUILTIN_DEFAULT_KEYS else dataset.kind
     cfg = resolve(opts, key)
     if cfg.eval_every or cfg.keep_best:  # training-time metrics (checks its options first)

@@ -19,7 +19,8 @@ def cli():
 
 @cli.command()
 @click.argument("data")
-@click.option("--model", help="Family: vanilla, dcgan, cgan (default: chosen per dataset).")
+@click.option("--model", help="Family: vanilla, dcgan, cgan; image-to-image: pix2pix, cyclegan (DATA has A/ and B/), "
+              "colorize, srgan, inpaint (DATA: a folder of photos or 'photos') (default: chosen per dataset).")
 @click.option("--loss", type=click.Choice(LOSSES), help="Adversarial loss (default ns).")
 @click.option("--preset", help="Named architecture preset, e.g. 'seed' (100->128->784 MLP GAN).")
 @click.option("--steps", type=int, help="Generator updates in total.")
@@ -34,6 +35,8 @@ def cli():
 @click.option("--ema-decay", type=float, help="EMA of G weights (0 = off).")
 @click.option("--ac-weight", type=float, help="cgan: AC-GAN classifier loss weight (0 = off).")
 @click.option("--image-size", type=int, help="Resize folder images to this square size.")
+@click.option("--scale", type=int, help="srgan: upscale factor, 2 or 4 (default 4).")
+@click.option("--warmup-steps", type=int, help="srgan: pixel-loss-only steps before the adversarial loss.")
 @click.option("--seed", type=int)
 @click.option("--device", help="auto, cpu, cuda, cuda:1 ...")
 @click.option("--out", type=click.Path(file_okay=False), help="Run folder (default runs/<data>).")
@@ -50,7 +53,8 @@ def cli():
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def train(data, model, out, resume, config_file, quiet, **options):
     """Train a GAN on DATA: a built-in name (ring8, grid25, digits, mnist5k, fashion-mnist),
-    a folder of images (sub-folders = classes) or a .npz with 'images' [and 'labels']."""
+    a folder of images (sub-folders = classes) or a .npz with 'images' [and 'labels'].
+    Image-to-image models train on random crops (--image-size) of full-size photos."""
     import time
     from .api import train as api_train
     t0 = time.time()
@@ -112,6 +116,11 @@ def report(run_dir, no_eval, n):
 from .tabular.cli import tabular as _tabular  # noqa: E402  (ganforge tabular fit|sample|evaluate)
 
 cli.add_command(_tabular)
+
+from .apps.cli import COMMANDS as _i2i_commands  # noqa: E402  (translate, colorize, upscale, inpaint)
+
+for _c in _i2i_commands:
+    cli.add_command(_c)
 
 
 @cli.command()

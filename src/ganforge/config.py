@@ -45,12 +45,16 @@ class TrainConfig:
     eval_n: int = 1000                # samples per training-time evaluation (capped at half the data)
     keep_best: str | None = None      # e.g. "fid": keep the best generator so far in RUN_DIR/best/
     out: str | None = None
+    scale: int = 4                    # srgan: upscale factor (2 or 4)
+    warmup_steps: int | None = None   # srgan: pixel-loss-only steps before the adversarial loss (None = steps // 4)
     on_problem: str = "warn"          # health monitor: warn | fix (roll back + change) | stop
 
     # Fields that define *what* is trained: resuming with a different value is an error.
     IDENTITY = ("data", "model", "loss", "preset", "batch_size", "lr_g", "lr_d", "betas",
                 "n_critic", "z_dim", "hidden", "depth", "channels", "image_size", "gp_weight",
                 "r1_gamma", "spectral_norm", "ac_weight", "projection", "ema_decay", "seed")
+
+    IDENTITY += ("scale",)  # image-to-image (srgan)
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)

@@ -121,7 +121,7 @@ class Trainer:
 
     # ---- the loop ----------------------------------------------------------------------
     def _one_step(self, sums: dict) -> None:
-        nets, ctx, batch = self.family.nets, {}, None
+        nets, ctx, batch = self.family.nets, {"step": self.step}, None  # step: for staged losses
         log_step = (self.step + 1) % self.cfg.log_every == 0 or self.step + 1 == self.cfg.steps
         for phase in self.family.phases:
             for name, net in nets.items():
