@@ -127,7 +127,7 @@ class HealthMonitor:
         record["health"] = state
         if found:
             record["health_note"] = max(found, key=lambda f: SEVERITY[f.severity]).finding
-        trainer.run.log({"step": trainer.step, "health": state, **sig})
+        record.update(sig)  # the loop writes `record` to log.jsonl after the callbacks
         for f in new:
             trainer.run.log(f.to_record())
             if trainer.progress:

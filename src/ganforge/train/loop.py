@@ -164,8 +164,11 @@ class Trainer:
                 if self.step % cfg.log_every == 0 or self.step == cfg.steps:
                     self.last_record = rec = self._log(sums, counts, time.time() - since)
                     sums, counts, since = {}, 0, time.time()
-                    for cb in self.callbacks:  # may add rec["health"]; may roll self.step back
-                        cb(self, rec)
+                    try:
+                        for cb in self.callbacks:  # may add rec["health"]; may roll self.step back
+                            cb(self, rec)
+                    finally:
+                        self.run.log(rec)
                     bar.set_postfix_str(self._postfix(rec), refresh=False)
                     if self.step == rec["step"]:  # not rolled back by a callback
                         self._check_finite(rec)
@@ -194,8 +197,7 @@ class Trainer:
         rec["sec_per_step"] = round(seconds / max(steps, 1), 5)
         for k, o in self.optimizers.items():
             rec[f"lr_{k}"] = o.param_groups[0]["lr"]
-        self.run.log(rec)
-        return rec
+        return rec  # written by fit() after the callbacks (the health monitor adds its signals)
 
     def weights_finite(self) -> bool:
         return all(torch.isfinite(p).all() for n in self.family.nets.values() for p in n.parameters())
@@ -205,7 +207,6 @@ class Trainer:
         if bad:
             raise GanforgeError(f"training diverged by step {self.step} ({bad[0]} is not finite); "
                                 f"lower --lr or try --loss hinge / --spectral-norm, then retrain")
-        return rec
 
     @staticmethod
     def _postfix(rec: dict) -> str:
