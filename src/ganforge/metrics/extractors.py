@@ -223,8 +223,10 @@ def user_extractor(dataset, run_dir: Path, seed: int = 0, log=None, budget: int 
     if log:
         log(f"training a {task} extractor on {len(xtr)} of the run's real images ({epochs} epochs)")
     net = train_cnn(xtr, ytr, spec, epochs, seed, shift=max(1, dataset.shape[1] // 14),
-                    flip=task == "classes", log=log)
+                    flip=task == "classes")
     acc, per = accuracy(net, xte, yte, len(classes))
+    if log:
+        log(f"extractor held-out accuracy {acc:.3f} on {len(xte)} images; cached in {run_dir}/{USER_FILE}.*")
     card = {"name": "user-cnn", "summary": f"CNN trained at evaluation time on this run's data "
                                            f"({task}); NOT comparable to published FID",
             "data": dataset.info.get("source", dataset.name), "task": task, "classes": classes,
