@@ -159,3 +159,16 @@ def test_nan_injection_end_to_end(tmp_path, mode):
         assert math.isfinite(losses[-1]["d_loss"]) and losses[-1]["lr_D"] < losses[0]["lr_D"]
         from ganforge.monitor.doctor import diagnose
         assert any(a.get("action") == "fix" for a in diagnose(out)["actions"])
+
+
+def test_doctor_cli(cli, tmp_path):
+    import ganforge
+    ganforge.train("ring8", out=tmp_path / "r", steps=40, log_every=10, hidden=16, depth=1, batch_size=32,
+                   progress=False)
+    code, out, err = cli("doctor", tmp_path / "r")
+    assert code == 0, err
+    assert "status now: healthy" in out and "logged live by the health monitor" in out
+    code, out, err = cli("doctor", tmp_path / "nothing")
+    assert code == 2 and "not a ganforge run" in err
+    code, out, err = cli("train", "ring8", "--on-problem", "mend", "--out", tmp_path / "x")
+    assert code == 2

@@ -1,0 +1,152 @@
+"""Fault-injection benchmark for the training health monitor (issue 6).
+
+Broken runs made on purpose, and healthy runs at defaults; each case is trained with
+`--on-problem warn` (detection) and, for fixable faults, `--on-problem fix` (rescue). Prints a
+table: detected yes/no, the finding, steps from onset to detection, problem-level false alarms
+on healthy runs, and for `fix` the final status and mode count / diversity.
+
+    OMP_NUM_THREADS=1 python benchmarks/monitor.py                 # every case (slow on CPU)
+    OMP_NUM_THREADS=1 python benchmarks/monitor.py --cases lr_high nan --scale 0.5
+
+Results append to benchmarks/results/monitor.jsonl (one JSON line per run).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import ganforge
+from ganforge.data import load_dataset
+from ganforge.errors import GanforgeError
+from ganforge.train.run import RunDir
+from ganforge.metrics.modes import mode_stats
+
+
+class InjectNaN:
+    """Turns G's first-weight gradient NaN once, during the update that reaches `step`."""
+
+    def __init__(self, step):
+        self.step, self.done, self.hooked = step, False, False
+
+    def __call__(self, trainer, record):
+        if self.hooked:
+            return
+        self.hooked = True
+        p = next(trainer.family.nets["G"].parameters())
+
+        def hook(g):
+            if trainer.step == self.step - 1 and not self.done:
+                self.done = True
+                return g * float("nan")
+            return g
+        p.register_hook(hook)
+
+
+def tiny_digits(path: Path, n: int = 64) -> str:
+    ds = load_dataset("digits")
+    np.savez(path, images=((ds.x[:n].numpy() + 1) * 127.5).round().astype(np.uint8).transpose(0, 2, 3, 1))
+    return str(path)
+
+
+# name: (data, options, fault onset step, expected finding, try fix?)
+CASES = {
+    "lr_high": ("ring8", dict(steps=1000, lr=0.05), 0, "divergence", True),
+    "minimax_grid25": ("grid25", dict(steps=3000, loss="minimax", lr_decay=False), 0, "mode_collapse", True),
+    "strong_d": ("ring8", dict(steps=1000, lr_g=1e-5, lr_d=2e-3, n_critic=5), 0, "d_overpowering", True),
+    "nan": ("ring8", dict(steps=1000), 400, "nan", True),
+    "tiny_data": ("TINY", dict(model="dcgan", steps=3000, log_every=25), None, "memorisation", False),
+    "healthy_ring8": ("ring8", {}, None, None, False),
+    "healthy_grid25": ("grid25", {}, None, None, False),
+    "healthy_digits": ("digits", {}, None, None, False),
+}
+
+
+def final_quality(run_dir: Path, data: str) -> dict:
+    gen = ganforge.load(run_dir)
+    if data in ("ring8", "grid25"):
+        ds = load_dataset(data)
+        x, _ = gen.sample_tensor(2500, seed=1)
+        ms = mode_stats(x.numpy(), np.array(ds.info["means"]), ds.info["sd"])
+        return {"modes": f"{ms['modes']}/{ms['of_modes']}", "hq": round(ms["high_quality"], 3)}
+    return {}
+
+
+def run_case(name: str, mode: str, scale: float, tmp: Path) -> dict:
+    data, opts, onset, expect, _ = CASES[name]
+    opts = dict(opts)
+    if "steps" in opts:
+        opts["steps"] = max(200, int(opts["steps"] * scale))
+    if name == "nan":  # inject at 40% of the run, on a non-log step
+        onset = int(0.4 * opts["steps"]) // 50 * 50 + 30
+    if data == "TINY":
+        data = tiny_digits(tmp / "tiny_digits.npz")
+    callbacks = [InjectNaN(onset)] if name == "nan" else []
+    out = tmp / f"{name}-{mode}"
+    shutil.rmtree(out, ignore_errors=True)
+    t0 = time.time()
+    error = None
+    try:
+        run = ganforge.train(data, out=out, on_problem=mode, progress=False, callbacks=callbacks, **opts)
+        log = run.log
+    except GanforgeError as e:  # reported, not hidden
+        error, log = str(e), RunDir(out).read_log()
+    findings = [r for r in log if "finding" in r and "severity" in r]
+    problems = [f for f in findings if f["severity"] == "problem"]
+    hit = [f for f in findings if f["finding"] == expect] if expect else []
+    if expect == "divergence":  # an exploding run may first show as NaN or as a dead (collapsed) G
+        hit = hit or [f for f in findings if f["finding"] in ("nan", "mode_collapse", "d_overpowering")]
+    first = hit[0] if hit else None
+    losses = [r for r in log if "d_loss" in r]
+    res = {"case": name, "mode": mode, "data": str(data) if not str(data).endswith(".npz") else "digits[:64] npz",
+           "detected": bool(first) if expect else None,
+           "finding": f"{first['finding']}/{first['severity']}" if first else "-",
+           "detected_at": first["step"] if first else None,
+           "onset": onset, "delay": (first["step"] - onset) if first and onset is not None else None,
+           "false_problems": len(problems) if not expect else None,
+           "warnings": sorted({f["finding"] for f in findings if f["severity"] == "warning"}),
+           "fixes": [r["change"] for r in log if r.get("action") == "fix"],
+           "stopped": [r["finding"] for r in log if r.get("action") == "stop"],
+           "final_step": losses[-1]["step"] if losses else 0,
+           "final_health": losses[-1].get("health") if losses else None,
+           "error": error, "wall_s": round(time.time() - t0, 1)}
+    if error is None and str(data) in ("ring8", "grid25"):
+        res.update(final_quality(out, str(data)))
+    return res
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cases", nargs="*", default=list(CASES))
+    ap.add_argument("--scale", type=float, default=1.0, help="multiply the broken runs' steps")
+    ap.add_argument("--no-fix", action="store_true")
+    ap.add_argument("--out", default="benchmarks/results/monitor.jsonl")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    rows = []
+    with tempfile.TemporaryDirectory() as d:
+        for name in args.cases:
+            modes = ["warn"] + (["fix"] if CASES[name][4] and not args.no_fix else [])
+            for mode in modes:
+                r = run_case(name, mode, args.scale, Path(d))
+                rows.append(r)
+                print(json.dumps(r), flush=True)
+                with open(args.out, "a") as f:
+                    f.write(json.dumps(r) + "\n")
+    cols = ("case", "mode", "detected", "finding", "delay", "false_problems", "final_health", "modes", "fixes",
+            "wall_s")
+    print("\n| " + " | ".join(cols) + " |\n|" + "---|" * len(cols))
+    for r in rows:
+        print("| " + " | ".join(str(r.get(c, "")) for c in cols) + " |")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
