@@ -150,10 +150,10 @@ def test_nan_injection_end_to_end(tmp_path, mode):
     assert all(torch.isfinite(t).all() for t in state["nets"]["G"].values())
     if mode == "stop":
         stop = [r for r in log if r.get("action") == "stop"]
-        assert stop and stop[0]["kept_step"] == 120 and run.step == 120  # last healthy save before 130
+        assert stop and stop[0]["kept_step"] == 100 and run.step == 100  # last healthy save before 130 (0, 100)
     else:
         fix = [r for r in log if r.get("action") == "fix"]
-        assert fix and fix[0]["rolled_back_to"] == 120 and "lr_G" in fix[0]["change"]
+        assert fix and fix[0]["rolled_back_to"] == 100 and "lr_G" in fix[0]["change"]
         assert run.step == 300  # recovered and finished
         losses = [r for r in log if "d_loss" in r]
         assert math.isfinite(losses[-1]["d_loss"]) and losses[-1]["lr_D"] < losses[0]["lr_D"]

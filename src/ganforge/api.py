@@ -102,6 +102,9 @@ def train(data: str = "ring8", model: str | None = None, out: str | Path | None 
         trainer.resume()
     run.path.mkdir(parents=True, exist_ok=True)
     run.write_config(cfg.to_dict(), dataset.meta(), family.name)
+    for cb in callbacks:  # e.g. the health monitor keeps the starting state as its first healthy one
+        if hasattr(cb, "start"):
+            cb.start(trainer)
     trainer.fit()
     return Run(run.path)
 

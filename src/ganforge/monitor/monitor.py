@@ -134,11 +134,20 @@ class HealthMonitor:
                 tqdm.write(f"[{f.severity}] step {f.step}: {f.finding} {f.evidence}\n  advice: {f.advice}")
         self._after_fix(trainer, merged, state)
         if state == "healthy" and self._due_healthy_save(trainer) and trainer.weights_finite():
-            save_state(trainer.run.path / HEALTHY, trainer.state_dict())
-            self.healthy_step = trainer.step
+            self._save_healthy(trainer)
         problems = [f for f in found if f.severity == "problem"]
         if problems:
             self._act(trainer, max(problems, key=lambda f: f.finding == "nan"), merged)
+
+    def start(self, trainer) -> None:
+        """Before the first step (called by api.train): the starting state is the first healthy one."""
+        dist = getattr(trainer, "dist", None)  # under torchrun only rank 0 runs callbacks
+        if (dist is None or dist.is_main) and trainer.run.path.exists() and trainer.weights_finite():
+            self._save_healthy(trainer)
+
+    def _save_healthy(self, trainer) -> None:
+        save_state(trainer.run.path / HEALTHY, trainer.state_dict())
+        self.healthy_step = trainer.step
 
     def _due_healthy_save(self, trainer) -> bool:
         return self.healthy_step is None or trainer.step - self.healthy_step >= self.cfg.ckpt_every
@@ -172,7 +181,7 @@ class HealthMonitor:
         restored = self._restore_healthy(trainer)
         trainer.run.log({"step": f.step, "action": "stop", "finding": f.finding,
                          "kept_step": trainer.step if restored else None,
-                         "reason": "fix attempts used up" if mode == "fix" else f"--on-problem {mode}"})
+                         "reason": _stop_reason(mode, fixable, restored, len(self.fixes))})
         raise StopTraining(f.finding)
 
     def tracker_calls_after(self) -> int:
@@ -187,3 +196,13 @@ class HealthMonitor:
             trainer.run.log({"step": trainer.step, "fix_result": rec["attempt"], "finding": rec["finding"],
                              "change": rec["change"], "before": rec["before"],
                              "after": remedy.snapshot(merged), "status": state})
+
+
+def _stop_reason(mode: str, fixable: bool, restored: bool, fixes: int) -> str:
+    if mode != "fix":
+        return f"--on-problem {mode}" if mode == "stop" else "non-finite numbers: training cannot go on"
+    if fixes >= remedy.MAX_ATTEMPTS:
+        return f"fix attempts used up ({fixes})"
+    if not fixable:
+        return "no automatic fix for this finding"
+    return "no healthy checkpoint to roll back to"
