@@ -56,6 +56,8 @@ def tiny_digits(path: Path, n: int = 64) -> str:
     return str(path)
 
 
+LOGS = "benchmarks/results/monitor_logs"
+
 # name: (data, options, fault onset step, expected finding, try fix?)
 CASES = {
     "lr_high": ("ring8", dict(steps=1000, lr=0.05), 0, "divergence", True),
@@ -98,6 +100,9 @@ def run_case(name: str, mode: str, scale: float, tmp: Path) -> dict:
         log = run.log
     except GanforgeError as e:  # reported, not hidden
         error, log = str(e), RunDir(out).read_log()
+    keep = Path(LOGS) / f"{name}-{mode}.jsonl"  # the run folder is temporary; its log is kept
+    keep.parent.mkdir(parents=True, exist_ok=True)
+    keep.write_text("".join(json.dumps(r) + "\n" for r in log))
     findings = [r for r in log if "finding" in r and "severity" in r]
     problems = [f for f in findings if f["severity"] == "problem"]
     hit = [f for f in findings if f["finding"] == expect] if expect else []

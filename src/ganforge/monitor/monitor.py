@@ -148,6 +148,7 @@ class HealthMonitor:
     def _save_healthy(self, trainer) -> None:
         save_state(trainer.run.path / HEALTHY, trainer.state_dict())
         self.healthy_step = trainer.step
+        self.healthy_scale = dict(getattr(trainer, "lr_scale", {}))  # lr changes already in that state
 
     def _due_healthy_save(self, trainer) -> bool:
         return self.healthy_step is None or trainer.step - self.healthy_step >= self.cfg.ckpt_every
@@ -157,6 +158,10 @@ class HealthMonitor:
         if self.healthy_step is None or not path.exists():
             return False
         trainer.load_state_dict(load_state(path))
+        saved = getattr(self, "healthy_scale", {})
+        for phase, scale in getattr(trainer, "lr_scale", {}).items():  # keep earlier fixes' lr changes
+            if scale != saved.get(phase, 1.0):
+                remedy.scale_lr(trainer, phase, scale / saved.get(phase, 1.0), record=False)
         return True
 
     def _act(self, trainer, f, merged: dict) -> None:

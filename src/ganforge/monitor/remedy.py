@@ -17,7 +17,12 @@ SNAPSHOT_KEYS = ("d_loss", "g_loss", "D_real", "D_fake", "D_acc", "gnorm_G", "gn
                  "near_copy", "eval_fid")
 
 
-def scale_lr(trainer, phase: str, factor: float) -> str:
+def scale_lr(trainer, phase: str, factor: float, record: bool = True) -> str:
+    """Multiply a phase's learning rate; `record` keeps the running product in trainer.lr_scale
+    so a later rollback to an older healthy state can re-apply it (fixes accumulate)."""
+    if record:
+        scale = trainer.__dict__.setdefault("lr_scale", {})
+        scale[phase] = scale.get(phase, 1.0) * factor
     opt = trainer.optimizers[phase]
     before = opt.param_groups[0]["lr"]
     for g in opt.param_groups:
