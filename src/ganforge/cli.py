@@ -39,6 +39,11 @@ def cli():
 @click.option("--warmup-steps", type=int, help="srgan: pixel-loss-only steps before the adversarial loss.")
 @click.option("--seed", type=int)
 @click.option("--device", help="auto, cpu, cuda, cuda:1 ...")
+@click.option("--precision", type=click.Choice(("fp32", "bf16", "fp16", "auto")),
+              help="Autocast precision (default auto: fp32 on CPU, bf16/fp16 on CUDA).")
+@click.option("--threads", type=int, help="CPU threads (default auto: 1 for MLPs, cores for conv nets).")
+@click.option("--compile/--no-compile", "compile", default=None, help="torch.compile the nets (eager fallback).")
+@click.option("--channels-last/--no-channels-last", default=None, help="NHWC conv nets (default off).")
 @click.option("--out", type=click.Path(file_okay=False), help="Run folder (default runs/<data>).")
 @click.option("--resume", is_flag=True, help="Continue the run in --out exactly where it stopped.")
 @click.option("--config", "config_file", type=click.Path(), help="JSON/YAML file of options.")

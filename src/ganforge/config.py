@@ -38,6 +38,10 @@ class TrainConfig:
     lr_decay: bool = False            # linear decay of both learning rates to 0 over the run
     seed: int = 0
     device: str = "auto"
+    precision: str = "auto"           # fp32 | bf16 | fp16 | auto (measured choice: train/precision.py)
+    threads: int = 0                  # CPU intra-op threads; 0 = auto (train/perf.py)
+    compile: bool = False             # torch.compile the nets; eager + warning where unavailable
+    channels_last: bool = False       # NHWC conv nets (no gain measured on CPU; try on GPU)
     log_every: int = 50
     sample_every: int = 500
     ckpt_every: int = 500
@@ -85,6 +89,10 @@ class TrainConfig:
                 raise GanforgeError(f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
         if self.on_problem not in ON_PROBLEM:
             raise GanforgeError(f"--on-problem {self.on_problem} is not valid; choose one of {', '.join(ON_PROBLEM)}")
+        if self.precision not in ("fp32", "bf16", "fp16", "auto"):
+            raise GanforgeError(f"unknown --precision '{self.precision}'; choose fp32, bf16, fp16 or auto")
+        if self.threads < 0:
+            raise GanforgeError(f"--threads must be 0 (auto) or more, got {self.threads}")
         if not 0 <= self.ema_decay < 1:
             raise GanforgeError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
         if self.image_size is not None and self.image_size < 8:

@@ -16,8 +16,11 @@ from tqdm import tqdm
 
 from ..errors import GanforgeError
 from ..sampling import Generator
+from . import perf
 from .checkpoint import load_state, save_state
+from .distributed import from_env as dist_from_env
 from .ema import EMA, standing_stats
+from .precision import Precision
 from .run import RunDir
 
 
@@ -37,16 +40,26 @@ class Trainer:
     def __init__(self, family, data, cfg, run: RunDir, callbacks=(), progress: bool = True):
         self.family, self.data, self.cfg, self.run = family, data, cfg, run
         self.callbacks, self.progress = list(callbacks), progress
-        self.device = pick_device(cfg.device)
+        self.dist = dist_from_env()  # torchrun world (train/distributed.py); no-op alone
+        self.device = self.dist.device(pick_device(cfg.device))
         family.to(self.device)
-        self.stream = data.stream(cfg.batch_size, cfg.seed)
+        self.threads = perf.set_threads(cfg, family, self.device, self.dist.world_size)
+        if cfg.channels_last:
+            perf.channels_last(family)
+        self.dist.start(family.nets, cfg.seed)
+        self.stream = self.dist.stream(data, cfg.batch_size, cfg.seed)
         self.optimizers = family.make_optimizers()
+        perf.fuse_adam(self.optimizers)
+        self.precision = Precision(cfg.precision, self.device, family.nets, cfg,
+                                   keys=self.optimizers if cfg.precision == "fp16" else ())
         self.schedulers = {}
         if cfg.lr_decay:
             total = cfg.steps
             self.schedulers = {k: torch.optim.lr_scheduler.LambdaLR(o, lambda t: max(0.0, 1 - t / total))
                                for k, o in self.optimizers.items()}
         self.ema = EMA({k: family.nets[k] for k in family.ema}, cfg.ema_decay) if family.ema else None
+        if cfg.compile:
+            perf.compile_nets(family, cfg)
         self.step = 0
         self.last_record: dict = {}
 
@@ -55,13 +68,16 @@ class Trainer:
         rng = {"torch": torch.get_rng_state()}
         if self.device.type == "cuda":
             rng["cuda"] = torch.cuda.get_rng_state(self.device)
+        if getattr(self, "_rng_ranks", None):
+            rng["ranks"] = self._rng_ranks
         return {"step": self.step, "config": self.cfg.to_dict(), "family": self.family.name,
                 "data": self.data.meta(), "specs": self.family.specs,
                 "nets": {k: n.state_dict() for k, n in self.family.nets.items()},
                 "ema": {k: n.state_dict() for k, n in self.ema.copies.items()} if self.ema else {},
                 "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
                 "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
-                "stream": self.stream.state_dict(), "rng": rng}
+                "stream": self.stream.state_dict(), "rng": rng,
+                **({"scalers": self.precision.state_dict()} if self.precision.state_dict() else {})}
 
     def load_state_dict(self, s: dict) -> None:
         for k, n in self.family.nets.items():
@@ -74,14 +90,19 @@ class Trainer:
         for k, sch in self.schedulers.items():
             sch.load_state_dict(s["schedulers"][k])
         self.stream.load_state_dict(s["stream"])
+        self.precision.load_state_dict(s.get("scalers", {}))
         torch.set_rng_state(s["rng"]["torch"])
+        if self.dist.enabled:
+            self.dist.load_rng(s["rng"], self.cfg.seed, int(s["step"]))
         if "cuda" in s["rng"] and self.device.type == "cuda":
             torch.cuda.set_rng_state(s["rng"]["cuda"], self.device)
         self.step = int(s["step"])
 
     def resume(self) -> None:
         self.load_state_dict(load_state(self.run.checkpoint_path))
-        self.run.truncate_log(self.step)
+        perf.match_layouts(self.optimizers)
+        if self.dist.is_main:
+            self.run.truncate_log(self.step)
 
     # ---- sampling view -----------------------------------------------------------------
     def generator(self) -> Generator:
@@ -105,6 +126,9 @@ class Trainer:
         return self._view[1]
 
     def checkpoint(self) -> None:
+        self._rng_ranks = self.dist.gather_rng()  # collective: every rank takes part
+        if not self.dist.is_main:
+            return
         if not self.weights_finite():  # one-line error, not save_state's traceback
             raise GanforgeError(f"training diverged by step {self.step} (non-finite weights); the last "
                                 f"finite checkpoint is kept; lower --lr or use --on-problem fix")
@@ -113,6 +137,8 @@ class Trainer:
         gen.save(self.run.path)
 
     def preview(self) -> None:
+        if not self.dist.is_main:
+            return
         png = self.family.preview_png(self)
         if png is None:
             return
@@ -133,19 +159,22 @@ class Trainer:
                     batch = (x.to(self.device, non_blocking=True),
                              y.to(self.device, non_blocking=True) if y is not None else None)
                 opt.zero_grad(set_to_none=True)
-                loss, stats = phase.loss(batch, ctx)
-                loss.backward()
+                with self.precision.autocast():
+                    loss, stats = phase.loss(batch, ctx)
+                self.precision.backward(loss, phase.name)
+                self.dist.sync_grads(opt)
                 if log_step:  # grad norm of this phase's params (health monitor), no sync
                     grads = [p.grad.detach().norm() for n in phase.trains
                              for p in nets[n].parameters() if p.grad is not None]
                     if grads:
                         stats = {**stats, f"gnorm_{phase.name}": torch.stack(grads).norm()}
-                opt.step()
+                self.precision.step(opt, phase.name)
                 for k, v in stats.items():  # (sum tensor, count): averaged at log time
                     total, n = sums.get(k, (0, 0))
                     sums[k] = (total + v.detach().float(), n + 1)
         for sch in self.schedulers.values():
             sch.step()
+        self.dist.sync_buffers(nets)
         if self.ema:
             self.ema.update(nets, self.step)
 
@@ -153,7 +182,7 @@ class Trainer:
         cfg, t0 = self.cfg, time.time()
         for net in self.family.nets.values():
             net.train()
-        bar = tqdm(total=cfg.steps, initial=self.step, disable=not self.progress, dynamic_ncols=True,
+        bar = tqdm(total=cfg.steps, initial=self.step, disable=not self.progress or not self.dist.is_main, dynamic_ncols=True,
                    file=sys.stderr, desc=f"{self.family.name} {self.data.name}", mininterval=0.5)
         sums, counts, since = {}, 0, time.time()
         try:
@@ -165,10 +194,10 @@ class Trainer:
                     self.last_record = rec = self._log(sums, counts, time.time() - since)
                     sums, counts, since = {}, 0, time.time()
                     try:
-                        for cb in self.callbacks:  # may add rec["health"]; may roll self.step back
-                            cb(self, rec)
+                        self._callbacks(rec)
                     finally:
-                        self.run.log(rec)
+                        if self.dist.is_main:
+                            self.run.log(rec)
                     bar.set_postfix_str(self._postfix(rec), refresh=False)
                     if self.step == rec["step"]:  # not rolled back by a callback
                         self._check_finite(rec)
@@ -186,18 +215,31 @@ class Trainer:
             raise
         finally:
             bar.close()
+        self.dist.finish(self)
         self.last_record["wall_s"] = round(time.time() - t0, 2)
         return self.last_record
 
     def _log(self, sums: dict, steps: int, seconds: float) -> dict:
         rec = {"step": self.step}
         if sums:  # one sync for all stats
-            values = torch.stack([t for t, _ in sums.values()]).cpu().tolist()
+            values = self.dist.mean(torch.stack([t for t, _ in sums.values()])).cpu().tolist()
             rec.update({k: v / n for (k, (_, n)), v in zip(sums.items(), values)})
         rec["sec_per_step"] = round(seconds / max(steps, 1), 5)
         for k, o in self.optimizers.items():
             rec[f"lr_{k}"] = o.param_groups[0]["lr"]
         return rec  # written by fit() after the callbacks (the health monitor adds its signals)
+
+    def _callbacks(self, rec: dict) -> None:
+        """Callbacks run on rank 0 only; a StopTraining there stops every rank at this step."""
+        stop = False
+        if self.dist.is_main:
+            try:
+                for cb in self.callbacks:  # may add rec["health"]; may roll self.step back
+                    cb(self, rec)
+            except StopTraining:
+                stop = True
+        if self.dist.agree(stop):
+            raise StopTraining()
 
     def weights_finite(self) -> bool:
         return all(torch.isfinite(p).all() for n in self.family.nets.values() for p in n.parameters())
