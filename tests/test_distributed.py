@@ -1,0 +1,59 @@
+"""torchrun data parallel on CPU (gloo): 2 processes stay in sync, and their checkpoint resumes
+in a single process. Launched as a user would: python -m torch.distributed.run ... -m ganforge."""
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+import ganforge
+from ganforge.nets import build_net
+from ganforge.train.checkpoint import load_state
+from ganforge.train.distributed import weights_hash
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _torchrun(tmp_path, out, *args):
+    cfg = tmp_path / f"{out}.yaml"
+    cfg.write_text("\n".join(args[1:]) + "\n")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
+           "--master-port", str(_free_port()), "-m", "ganforge", "train", args[0], "--config", str(cfg),
+           "--out", str(tmp_path / out), "--quiet"]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
+    assert p.returncode == 0, p.stderr[-3000:]
+    return tmp_path / out
+
+
+@pytest.mark.parametrize("data,opts", [
+    ("ring8", ["hidden: 32", "depth: 1", "steps: 20", "log_every: 5", "ckpt_every: 10",
+               "sample_every: 20", "loss: wgan-gp"]),
+    ("digits", ["model: dcgan", "channels: 8", "batch_size: 16", "steps: 6", "log_every: 3",
+                "ckpt_every: 6", "sample_every: 6"]),
+])
+def test_two_ranks_stay_identical_and_resume_alone(tmp_path, data, opts):
+    run = _torchrun(tmp_path, data, data, *opts)
+    doc = json.loads((run / "distributed.json").read_text())
+    assert doc["world_size"] == 2 and doc["backend"] == "gloo"
+    assert doc["in_sync"] and len(set(doc["weights_sha256"])) == 1
+    state = load_state(run / "checkpoint.safetensors")  # rank 0's checkpoint = every rank's weights
+    nets = {k: build_net(s) for k, s in state["specs"].items()}
+    for k, n in nets.items():
+        n.load_state_dict(state["nets"][k])
+    assert weights_hash(nets) == doc["weights_sha256"][0]
+    log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    steps_logged = [r["step"] for r in log]
+    assert len(steps_logged) == len(set(steps_logged)), "only rank 0 writes the log"
+    # the same run continues in one process (a different world size) from that checkpoint
+    cfg = dict(line.split(": ") for line in opts)
+    steps = int(cfg.pop("steps"))
+    kw = {k: (v if not v.isdigit() else int(v)) for k, v in cfg.items()}
+    resumed = ganforge.train(data, out=run, resume=True, steps=steps + 4, progress=False, **kw)
+    assert resumed.step == steps + 4

@@ -1,0 +1,77 @@
+"""Mixed precision and speed settings of the one loop (train/precision.py, train/perf.py)."""
+import pytest
+import torch
+
+import ganforge
+from ganforge.config import TrainConfig
+from ganforge.data.mixtures import mixture_means
+from ganforge.errors import GanforgeError
+from ganforge.nets import build_net
+from ganforge.objectives.losses import gradient_penalty, r1_penalty
+from ganforge.train.precision import Precision, resolve_precision
+
+from conftest import FAST
+
+CPU = torch.device("cpu")
+
+
+def test_auto_precision_is_fp32_on_cpu_and_fp16_needs_cuda():
+    assert resolve_precision("auto", CPU) == "fp32"  # measured: bf16 is emulated on AVX2
+    assert resolve_precision("bf16", CPU) == "bf16"
+    with pytest.raises(GanforgeError, match="CUDA"):
+        resolve_precision("fp16", CPU)
+    with pytest.raises(GanforgeError, match="precision"):
+        TrainConfig(precision="fp8").validate()
+
+
+def test_bf16_keeps_outputs_and_penalties_fp32_and_close_to_fp32():
+    torch.manual_seed(0)
+    D = build_net({"net": "mlp_d", "kwargs": dict(in_shape=[2], hidden=64, depth=2)})
+    real, fake = torch.randn(64, 2), torch.randn(64, 2)
+    torch.manual_seed(1)
+    gp32 = gradient_penalty(D, real, fake)
+    prec = Precision("bf16", CPU, {"D": D})
+    torch.manual_seed(1)
+    with prec.autocast():
+        out = D(real)[0]
+        gp16 = gradient_penalty(D, real, fake)
+    assert out.dtype == torch.float32 and gp16.dtype == torch.float32
+    assert torch.allclose(gp16, gp32, rtol=0.05, atol=1e-3), (gp16.item(), gp32.item())
+    x = real.clone().requires_grad_(True)
+    r1_32 = r1_penalty(D(x)[0], x)
+    with prec.autocast():
+        x = real.clone().requires_grad_(True)
+        r1_16 = r1_penalty(D(x)[0], x)
+    assert torch.allclose(r1_16, r1_32, rtol=0.05, atol=1e-4), (r1_16.item(), r1_32.item())
+
+
+def _ring_distance(tmp_path, precision):
+    run = ganforge.train("ring8", out=tmp_path / precision, steps=300, precision=precision, hidden=64,
+                         depth=2, progress=False, log_every=100, sample_every=10**6, ckpt_every=10**6)
+    x = torch.as_tensor(run.generator().sample(2000, seed=0).samples, dtype=torch.float32)
+    d = torch.cdist(x, mixture_means("ring8")[0]).min(1).values
+    return d.median().item()
+
+
+def test_bf16_training_learns_ring8_like_fp32(tmp_path):
+    """Short run (bf16 is emulated on AVX2 CPUs, so slow here): the samples move onto the ring
+    (an untrained G sits near the centre, distance ~1) as close as fp32's do."""
+    bf16, fp32 = _ring_distance(tmp_path, "bf16"), _ring_distance(tmp_path, "fp32")
+    assert bf16 < 0.5 and bf16 < 1.5 * fp32 + 0.05, (bf16, fp32)
+
+
+def test_speed_settings_do_not_break_resume(tmp_path):
+    """channels_last + fused Adam: a resumed run equals a straight one bit for bit."""
+    from safetensors.torch import load_file
+    opts = dict(FAST, model="dcgan", channels=8, channels_last=True)
+    ganforge.train("digits", out=tmp_path / "a", steps=10, **opts)
+    ganforge.train("digits", out=tmp_path / "b", steps=5, **opts)
+    ganforge.train("digits", out=tmp_path / "b", steps=10, resume=True, **opts)
+    A, B = (load_file(str(tmp_path / p / "checkpoint.safetensors")) for p in "ab")
+    assert [k for k in A if not torch.equal(A[k], B[k])] == []
+
+
+def test_compile_flag_trains_or_falls_back(tmp_path):
+    run = ganforge.train("ring8", out=tmp_path / "c", steps=4, compile=True, hidden=16, depth=1,
+                         progress=False, log_every=2, sample_every=10**6, ckpt_every=10**6)
+    assert run.step == 4
