@@ -159,6 +159,9 @@ def test_nan_injection_end_to_end(tmp_path, mode):
         assert math.isfinite(losses[-1]["d_loss"]) and losses[-1]["lr_D"] < losses[0]["lr_D"]
         from ganforge.monitor.doctor import diagnose
         assert any(a.get("action") == "fix" for a in diagnose(out)["actions"])
+        from ganforge.report.html import write_report
+        page = write_report(out, evaluate=False).read_text()
+        assert 'id="health"' in page and "rolled back to step 100" in page
 
 
 def test_doctor_cli(cli, tmp_path):
