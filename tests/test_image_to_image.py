@@ -167,3 +167,23 @@ def test_cyclegan_cycle_falls_pools_are_checkpointed(tmp_path):
     assert state["s.nets.pool_b.images"].abs().sum() > 0
     model = ImageModel.load(run.path, tile=64)
     assert model.translate(builtin_photo("chelsea")[:40, :56]).shape == (40, 56, 3)
+
+
+def test_lapgan_pyramid_trains_and_samples_from_noise(tmp_path):
+    from ganforge.nets.lapgan import LapGenerator, upsample
+    g = LapGenerator(8, [1, 28, 28], channels=8, levels=2).eval()
+    for p in g.refiners.parameters():
+        torch.nn.init.zeros_(p)
+    z = torch.randn(3, 8)
+    with torch.no_grad():  # with no detail band the output is the upsampled coarse image
+        assert torch.allclose(g(z), upsample(g.coarse(z)).clamp(-1, 1), atol=1e-6)
+    photo = builtin_photo("astronaut")
+    (tmp_path / "tiles").mkdir()
+    for i in range(16):
+        Image.fromarray(photo[i * 32:i * 32 + 16, 100:116]).save(tmp_path / "tiles" / f"{i}.png")
+    run = ganforge.train(tmp_path / "tiles", model="lapgan", out=tmp_path / "lap", steps=6, batch_size=8,
+                         channels=8, log_every=3, progress=False)
+    assert {"g_level0", "g_level1"} <= set(run.log[-1])
+    gen = ganforge.load(run.path)
+    s = gen.sample(4, seed=1)
+    assert s.samples.shape == (4, 16, 16, 3) and (s.samples == gen.sample(4, seed=1).samples).all()

@@ -19,7 +19,7 @@ def register_family(*names: str):
 
 def _register_all() -> None:
     from . import gan  # noqa: F401  (registers vanilla, dcgan, cgan)
-    from . import colorize, cyclegan, inpaint, pix2pix, srgan  # noqa: F401  (image-to-image)
+    from . import colorize, cyclegan, inpaint, lapgan, pix2pix, srgan  # noqa: F401  (image-to-image)
 
 
 def family_class(name: str | None) -> type[Family] | None:
