@@ -199,3 +199,6 @@ def test_prdc_matches_brute_force_definitions(seed):
     ours, ref = prdc(real, fake), brute_prdc(real, fake)
     for k in ref:
         assert ours[k] == pytest.approx(ref[k], abs=1e-12), k
+    cache = {}                                          # real radii reused across calls
+    prdc(real, real[::-1] + 0.1, cache=cache)
+    assert prdc(real, fake, cache=cache) == ours

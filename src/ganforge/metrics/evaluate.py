@@ -70,7 +70,8 @@ def real_halves(data, n: int, seed: int = 0):
 
 def core_metrics(fa, fb, fg, kid_subsets: int = 100, k_pr: int = K_PR, k_dc: int = K_DC) -> dict:
     """{metric: (generated vs A, floor = B vs A)} for FID, KID, precision/recall, density/coverage."""
-    g, f = prdc(fa, fg, k_pr, k_dc), prdc(fa, fb, k_pr, k_dc)
+    radii: dict = {}  # real A's k-NN radii: computed once for both comparisons
+    g, f = prdc(fa, fg, k_pr, k_dc, radii), prdc(fa, fb, k_pr, k_dc, radii)
     out = {"fid": (fid(fg, fa), fid(fb, fa)),
            "kid": (kid(fa, fg, subsets=kid_subsets)[0], kid(fa, fb, subsets=kid_subsets)[0])}
     out.update({k: (g[k], f[k]) for k in g})

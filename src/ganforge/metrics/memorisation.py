@@ -28,16 +28,16 @@ def memorisation(train: torch.Tensor, generated: torch.Tensor,
     tr, gen = _flat(train), _flat(generated)
     scale = 1.0 / (2.0 * np.sqrt(tr.shape[1]))  # L2 in [-1, 1] space -> RMS in [0, 1] units
     m = len(gen)
-    d_gen, i_gen = nearest(gen, tr)
+    d_gen, i_gen = nearest(gen, tr, dtype=torch.float32)
     g = torch.Generator().manual_seed(20_000 + seed)
     if heldout is not None:
         ref, label = _flat(heldout[0]), heldout[1]
         ref = ref[torch.randperm(len(ref), generator=g)[:m]]
-        d_ref, _ = nearest(ref, tr)
+        d_ref, _ = nearest(ref, tr, dtype=torch.float32)
         ref_label = "held-out real"
     else:
         idx = torch.randperm(len(tr), generator=g)[:m]
-        d_ref, _ = nearest(tr[idx], tr, skip=idx)
+        d_ref, _ = nearest(tr[idx], tr, skip=idx, dtype=torch.float32)
         label = f"{len(idx):,} training examples vs the rest of the training set (leave-one-out)"
         ref_label = "real (leave-one-out)"
     d_gen, d_ref = d_gen * scale, d_ref * scale

@@ -18,12 +18,12 @@ import torch
 CHUNK = 1024
 
 
-def _t(x) -> torch.Tensor:
-    return torch.as_tensor(np.asarray(x), dtype=torch.float64)
+def _t(x, dtype=torch.float64) -> torch.Tensor:
+    return torch.as_tensor(np.asarray(x) if not torch.is_tensor(x) else x, dtype=dtype)
 
 
-def _centre(*arrays) -> list[torch.Tensor]:
-    ts = [_t(a) for a in arrays]
+def _centre(*arrays, dtype=torch.float64) -> list[torch.Tensor]:
+    ts = [_t(a, dtype) for a in arrays]
     mu = ts[0].mean(0, keepdim=True)
     return [t - mu for t in ts]
 
@@ -52,10 +52,11 @@ def _kth_sq(x: torch.Tensor, ks: tuple[int, ...]) -> list[torch.Tensor]:
     return [top[:, k - 1] for k in ks]
 
 
-def nearest(a, b, skip=None) -> tuple[np.ndarray, np.ndarray]:
+def nearest(a, b, skip=None, dtype=torch.float64) -> tuple[np.ndarray, np.ndarray]:
     """For each row of `a`, (distance to, index of) its nearest row of `b`. `skip[i]` (a row
-    index of `b`) is ignored for row i: leave-one-out when `a` is a subset of `b`."""
-    b, a = _centre(b, a)
+    index of `b`) is ignored for row i: leave-one-out when `a` is a subset of `b`. Pixel-space
+    callers pass float32: their distances are large next to rounding and 60k x 784 halves."""
+    b, a = _centre(b, a, dtype=dtype)
     b_sq = (b * b).sum(1)
     skip = None if skip is None else torch.as_tensor(skip, dtype=torch.int64)
     dist, idx = [], []
@@ -66,13 +67,20 @@ def nearest(a, b, skip=None) -> tuple[np.ndarray, np.ndarray]:
         v, j = d.min(1)
         dist.append(v)
         idx.append(j)
-    return torch.cat(dist).sqrt().numpy(), torch.cat(idx).numpy()
+    return torch.cat(dist).double().sqrt().numpy(), torch.cat(idx).numpy()
 
 
-def prdc(real, fake, k_pr: int = 3, k_dc: int = 5) -> dict:
-    """precision, recall (k_pr) and density, coverage (k_dc) in one pass over real x fake."""
+def prdc(real, fake, k_pr: int = 3, k_dc: int = 5, cache: dict | None = None) -> dict:
+    """precision, recall (k_pr) and density, coverage (k_dc) in one pass over real x fake.
+    `cache` (a dict) keeps the real set's radii between calls with the same `real`."""
     x, y = _centre(real, fake)
-    r_pr, r_dc = _kth_sq(x, (k_pr, k_dc))
+    key = (k_pr, k_dc)
+    if cache is not None and key in cache:
+        r_pr, r_dc = cache[key]
+    else:
+        r_pr, r_dc = _kth_sq(x, (k_pr, k_dc))
+        if cache is not None:
+            cache[key] = (r_pr, r_dc)
     (r_fake,) = _kth_sq(y, (k_pr,))
     y_sq = (y * y).sum(1)
     in_real_ball = torch.zeros(len(y), dtype=torch.bool)
