@@ -31,7 +31,8 @@ def set_threads(cfg, family, device: torch.device, world_size: int = 1) -> int |
     if not n:
         if os.environ.get("OMP_NUM_THREADS"):
             return torch.get_num_threads()  # the user's choice stands
-        n = default_threads(family, world_size)
+        # only ever lower torch's current setting: a caller's torch.set_num_threads(1) stands
+        n = min(torch.get_num_threads(), default_threads(family, world_size))
     torch.set_num_threads(n)
     return n
 
