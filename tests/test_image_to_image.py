@@ -187,3 +187,14 @@ def test_lapgan_pyramid_trains_and_samples_from_noise(tmp_path):
     gen = ganforge.load(run.path)
     s = gen.sample(4, seed=1)
     assert s.samples.shape == (4, 16, 16, 3) and (s.samples == gen.sample(4, seed=1).samples).all()
+
+
+def test_inpaint_resume_is_exact(tmp_path):
+    """Masks come from the checkpointed global RNG; previews must not consume it."""
+    from safetensors.torch import load_file
+    opts = dict(FAST, channels=8, log_every=2, ckpt_every=2)
+    ganforge.train("photos", model="inpaint", out=tmp_path / "a", steps=4, **opts)
+    ganforge.train("photos", model="inpaint", out=tmp_path / "b", steps=2, **opts)
+    ganforge.train("photos", model="inpaint", out=tmp_path / "b", steps=4, resume=True, **opts)
+    a, b = (load_file(str(tmp_path / r / "generator.safetensors")) for r in "ab")
+    assert all(torch.equal(a[k], b[k]) for k in a)

@@ -74,7 +74,9 @@ class ImageToImage(Family):
         from ..report.images import grid, png_bytes, to_uint8
         net = trainer.generator().net
         x = trainer.data.x[:8].to(trainer.device)
-        inp, target = self.split(x)
+        with torch.random.fork_rng(devices=[]):  # preview masks must not move training's RNG
+            torch.manual_seed(1234)
+            inp, target = self.split(x)
         out = self.apply_g(net, inp)
         rows = [r for r in self.to_rgb(inp, out, target) if r is not None]
         tiles = torch.stack(rows, 1).flatten(0, 1).cpu()  # row i: input, output, target
