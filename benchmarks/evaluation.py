@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import subprocess
 import time
@@ -75,7 +76,9 @@ def main():
     for data, model in RUNS:
         out, train_s = ensure_run(data, model, Path(args.runs), args.retrain)
         torch.set_num_threads(args.threads)
+        cpu0 = time.process_time()
         doc = evaluate(out, n=args.n)
+        doc["cpu_seconds"] = round(time.process_time() - cpu0, 1)
         cfg = ganforge.Run(out).config["config"]
         docs.append((data, model, cfg, train_s, doc))
         print(f"{data} {model}: FID {doc['metrics'][0]['value']:.3f} (floor {doc['metrics'][0]['floor']:.3f}) "
@@ -84,7 +87,9 @@ def main():
              f"`python benchmarks/evaluation.py` at commit {commit}"
              f"{' (config.py had uncommitted changes)' if dirty else ''}, {time.strftime('%Y-%m-%d')}; "
              f"torch {torch.__version__}, {platform.processor() or platform.machine()}, "
-             f"evaluation on {args.threads} threads of a shared 2-core machine.", "",
+             f"evaluation on {args.threads} threads of a 2-core machine shared with other jobs "
+             f"(load average {os.getloadavg()[0]:.1f} at the end: wall times are inflated; CPU "
+             f"seconds are the process's own).", "",
              "Each run is trained at its dataset's defaults (`ganforge train DATA --model MODEL`), then "
              "`ganforge evaluate RUN -n 10000` (capped at half the real data). *floor* = two disjoint "
              "real halves scored the same way at the same n: what a perfect generator scores. Features: "
@@ -103,7 +108,7 @@ def main():
     lines.append("| near-copy share (memorisation) | " + " | ".join(
         f"{m['near_copy_share']:.2%} | 1% by construction" for m in mem) + " |")
     lines += ["", "| run | steps | defaults | extractor | n gen = n real | train s (1 thread) | "
-              "evaluate s | of which: load / generate / features / metrics / memorisation |",
+              "evaluate wall s (CPU s) | wall s: load / generate / features / metrics / memorisation |",
               "|---|---|---|---|---|---|---|---|"]
     for data, model, cfg, train_s, doc in docs:
         st = doc["seconds_by_stage"]
@@ -111,7 +116,7 @@ def main():
                                     "spectral_norm", "ac_weight", "ema_decay") if k in cfg}
         lines.append(f"| {data} {model} | {doc['step']} | `{json.dumps(keys)}` | {doc['protocol']['extractor']} | "
                      f"{doc['protocol']['n_generated']:,} | {fmt(train_s) if train_s else 'reused'} | "
-                     f"{doc['seconds']} | {st.get('load_data')} / {st.get('generate')} / {st.get('features')} / "
+                     f"{doc['seconds']} ({doc['cpu_seconds']}) | {st.get('load_data')} / {st.get('generate')} / {st.get('features')} / "
                      f"{st.get('metrics')} / {st.get('memorisation')} |")
     for data, model, cfg, _, doc in docs:
         if doc.get("per_class"):
