@@ -15,6 +15,7 @@ $(STAMP): pyproject.toml Makefile
 	touch $(STAMP)
 
 demo: $(STAMP)
+	rm -rf runs/demo  # a fresh demo each time (train refuses to overwrite an existing run)
 	$(BIN)/ganforge train mnist5k --model cgan --out runs/demo
 	$(BIN)/ganforge report runs/demo
 	@echo

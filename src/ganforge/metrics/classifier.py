@@ -19,7 +19,7 @@ PROTOCOL = ("CNN trained on a seeded stratified 80% of mnist5k (±2 px shifts), 
 class DigitCNN(nn.Module):
     """Two conv blocks and a linear head for (N, 1, 28, 28) images in [-1, 1]."""
 
-    def __init__(self, num_classes: int = 10, width: int = 32):
+    def __init__(self, num_classes: int = 10, width: int = 16):
         super().__init__()
         self.features = nn.Sequential(
             nn.Conv2d(1, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(),
@@ -55,7 +55,7 @@ def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 1000) -> n
     return torch.cat(out).cpu().numpy()
 
 
-def train_digit_classifier(seed: int = 0, epochs: int = 8, holdout: float = 0.2,
+def train_digit_classifier(seed: int = 0, epochs: int = 6, holdout: float = 0.2,
                            progress: bool = False) -> tuple[nn.Module, float]:
     """Train DigitCNN on real mnist5k; returns (model in eval mode, held-out accuracy)."""
     from ..data.builtin import load

@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from ..errors import GanforgeError
-from .layers import DiscriminatorHead, LabelConcat, apply_spectral_norm, dcgan_init
+from .layers import CondBatchNorm2d, DiscriminatorHead, LabelConcat, apply_spectral_norm, dcgan_init
 
 
 def pyramid(size: int) -> tuple[int, int]:
@@ -23,8 +23,27 @@ def _width(channels: int, level: int) -> int:
     return min(channels * 2 ** level, 512)
 
 
+class UpBlock(nn.Module):
+    """Transposed conv (x2) + BN + ReLU; the BN is class-conditional when `num_classes` > 0."""
+
+    def __init__(self, c_in: int, c_out: int, num_classes: int = 0):
+        super().__init__()
+        self.conv = nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False)
+        self.norm = CondBatchNorm2d(c_out, num_classes) if num_classes else nn.BatchNorm2d(c_out)
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.conv(x)
+        return torch.relu(self.norm(h, labels) if isinstance(self.norm, CondBatchNorm2d) else self.norm(h))
+
+
 class ConvGenerator(nn.Module):
-    def __init__(self, z_dim: int, out_shape: list[int], channels: int = 64, num_classes: int = 0):
+    """z (+ label embedding) -> linear to base x base -> k up-blocks -> 3x3 conv -> tanh.
+
+    `cond_bn`: conditional generators also condition every up-block's BatchNorm on the label
+    (stronger label control than the input embedding alone)."""
+
+    def __init__(self, z_dim: int, out_shape: list[int], channels: int = 64, num_classes: int = 0,
+                 cond_bn: bool = False):
         super().__init__()
         self.z_dim, self.out_shape, self.num_classes = z_dim, list(out_shape), num_classes
         c_out, size = out_shape[0], out_shape[1]
@@ -33,19 +52,18 @@ class ConvGenerator(nn.Module):
         top = _width(channels, k)
         self.project = nn.Sequential(nn.Linear(z_dim + self.cond.extra, top * self.base ** 2),
                                      nn.BatchNorm1d(top * self.base ** 2), nn.ReLU())
-        ups = []
-        for level in range(k, 0, -1):
-            ups += [nn.ConvTranspose2d(_width(channels, level), _width(channels, level - 1), 4, 2, 1,
-                                       bias=False),
-                    nn.BatchNorm2d(_width(channels, level - 1)), nn.ReLU()]
-        self.up = nn.Sequential(*ups)
+        bn_classes = num_classes if cond_bn else 0
+        self.up = nn.ModuleList(UpBlock(_width(channels, level), _width(channels, level - 1), bn_classes)
+                                for level in range(k, 0, -1))
         self.to_image = nn.Sequential(nn.Conv2d(channels, c_out, 3, 1, 1), nn.Tanh())
         self.top = top
         dcgan_init(self)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         h = self.project(self.cond(z, labels)).view(-1, self.top, self.base, self.base)
-        return self.to_image(self.up(h))
+        for block in self.up:
+            h = block(h, labels)
+        return self.to_image(h)
 
 
 class ConvDiscriminator(nn.Module):

@@ -25,6 +25,22 @@ class LabelConcat(nn.Module):
         return torch.cat([z, self.embed(labels)], dim=1)
 
 
+class CondBatchNorm2d(nn.Module):
+    """BatchNorm whose scale and shift are looked up per class (conditional BN, de Vries et al.
+    2017, as in SNGAN-projection's G): labels steer every layer of G, not only its input."""
+
+    def __init__(self, features: int, num_classes: int):
+        super().__init__()
+        self.bn = nn.BatchNorm2d(features, affine=False)
+        self.gain = nn.Embedding(num_classes, features)
+        self.shift = nn.Embedding(num_classes, features)
+        nn.init.ones_(self.gain.weight)
+        nn.init.zeros_(self.shift.weight)
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return self.bn(x) * self.gain(labels)[:, :, None, None] + self.shift(labels)[:, :, None, None]
+
+
 class DiscriminatorHead(nn.Module):
     """Turns D features h into a realness logit, optionally with a projection term
     <embed(y), h> (Miyato & Koyama 2018) and an AC-GAN class head (Odena et al. 2017)."""
@@ -63,6 +79,6 @@ def dcgan_init(module: nn.Module) -> None:
             nn.init.normal_(m.weight, 0.0, 0.02)
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.BatchNorm2d):
+        elif isinstance(m, nn.BatchNorm2d) and m.affine:
             nn.init.normal_(m.weight, 1.0, 0.02)
             nn.init.zeros_(m.bias)
