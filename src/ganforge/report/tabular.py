@@ -49,7 +49,8 @@ def _column_plot(name: str, kind: str, real: pd.Series, synth: pd.Series, score:
         ax.set_xticks(x, [t[:14] for t in top], rotation=60, ha="right", fontsize=7)
     ax.set_title(f"{name}  (shape score {score:.3f})", fontsize=9)
     ax.tick_params(labelsize=7)
-    ax.legend(fontsize=7)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7)
     return _png(fig)
 
 
