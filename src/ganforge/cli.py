@@ -32,6 +32,7 @@ def cli():
 @click.option("--z-dim", type=int)
 @click.option("--r1-gamma", type=float, help="R1 penalty weight (0 = off).")
 @click.option("--spectral-norm/--no-spectral-norm", default=None)
+@click.option("--pack", type=int, help="PacGAN: D judges this many samples at once (1 = off).")
 @click.option("--ema-decay", type=float, help="EMA of G weights (0 = off).")
 @click.option("--ac-weight", type=float, help="cgan: AC-GAN classifier loss weight (0 = off).")
 @click.option("--image-size", type=int, help="Resize folder images to this square size.")

@@ -32,6 +32,7 @@ class TrainConfig:
     gp_weight: float = 10.0           # wgan-gp penalty weight
     r1_gamma: float = 0.0             # R1 on real data; 0 = off
     spectral_norm: bool = False       # spectral norm on every D layer
+    pack: int = 1                     # PacGAN: D judges this many samples at once (1 = off)
     ac_weight: float = 0.0            # > 0: AC-GAN auxiliary classifier head on D (cgan)
     projection: bool = True           # cgan: projection discriminator
     ema_decay: float = 0.999          # EMA of G weights; 0 = off
@@ -56,7 +57,7 @@ class TrainConfig:
     # Fields that define *what* is trained: resuming with a different value is an error.
     IDENTITY = ("data", "model", "loss", "preset", "batch_size", "lr_g", "lr_d", "betas",
                 "n_critic", "z_dim", "hidden", "depth", "channels", "image_size", "gp_weight",
-                "r1_gamma", "spectral_norm", "ac_weight", "projection", "ema_decay", "seed")
+                "r1_gamma", "spectral_norm", "pack", "ac_weight", "projection", "ema_decay", "seed")
 
     IDENTITY += ("scale",)  # image-to-image (srgan)
 
@@ -87,6 +88,9 @@ class TrainConfig:
         for name in ("lr_g", "lr_d"):
             if not getattr(self, name) > 0:
                 raise GanforgeError(f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
+        if self.pack < 1 or self.batch_size % self.pack:
+            raise GanforgeError(f"--pack {self.pack} must be at least 1 and divide --batch-size "
+                                f"{self.batch_size}; pick e.g. --pack 2 or 4 with an even batch size")
         if self.on_problem not in ON_PROBLEM:
             raise GanforgeError(f"--on-problem {self.on_problem} is not valid; choose one of {', '.join(ON_PROBLEM)}")
         if self.precision not in ("fp32", "bf16", "fp16", "auto"):

@@ -3,6 +3,11 @@
 One G, one D. The D phase scores a real batch and a detached fake batch; the G phase makes
 fakes with the real batch's labels so the label mix matches the data. cgan conditions G by a
 label embedding, D by projection and/or an AC-GAN classifier head (`ac_weight > 0`).
+
+`pack = m > 1` is PacGAN (Lin et al. 2018): D judges m samples at once, all real or all fake,
+stacked along the first feature axis (points (B, 2) -> (B/m, 2m); images (B, C, H, W) ->
+(B/m, mC, H, W)). A packed D sees the lack of diversity in a collapsed batch, which discourages
+mode collapse; unconditional models only.
 """
 from __future__ import annotations
 
@@ -23,6 +28,11 @@ def net_specs(cfg, meta: dict) -> dict[str, dict]:
     if cfg.model == "cgan" and nc < 2:
         raise GanforgeError(f"--model cgan needs labelled data with 2+ classes, but "
                             f"'{meta['name']}' has {nc}; use sub-folders as classes or --model dcgan")
+    pack = cfg.pack
+    if pack > 1 and nc:
+        raise GanforgeError(f"--pack {pack} needs an unconditional D, but --model cgan conditions D "
+                            f"on labels; use --pack 1 or --model {'dcgan' if kind == 'images' else 'vanilla'}")
+    d_shape = [shape[0] * pack, *shape[1:]]  # D sees `pack` samples stacked on the first axis
     conv = cfg.model == "dcgan" or (cfg.model == "cgan" and kind == "images")
     if conv and kind != "images":
         raise GanforgeError(f"--model {cfg.model} needs images, but '{meta['name']}' is 2D points; "
@@ -35,11 +45,11 @@ def net_specs(cfg, meta: dict) -> dict[str, dict]:
         return {"G": {"net": "conv_g", "kwargs": dict(z_dim=cfg.z_dim, out_shape=shape,
                                                       channels=cfg.channels, num_classes=nc,
                                                       cond_bn=nc > 0)},
-                "D": {"net": "conv_d", "kwargs": dict(in_shape=shape, channels=cfg.channels, **d_common)}}
+                "D": {"net": "conv_d", "kwargs": dict(in_shape=d_shape, channels=cfg.channels, **d_common)}}
     return {"G": {"net": "mlp_g", "kwargs": dict(z_dim=cfg.z_dim, out_shape=shape, hidden=cfg.hidden,
                                                  depth=cfg.depth, num_classes=nc,
                                                  tanh=kind == "images")},
-            "D": {"net": "mlp_d", "kwargs": dict(in_shape=shape, hidden=cfg.hidden, depth=cfg.depth,
+            "D": {"net": "mlp_d", "kwargs": dict(in_shape=d_shape, hidden=cfg.hidden, depth=cfg.depth,
                                                  **d_common)}}
 
 
@@ -59,6 +69,11 @@ class NoiseToDataGAN(Family):
     def _labels(self, batch):
         return batch[1] if self.num_classes else None
 
+    def _pack(self, x):
+        """(B, F, ...) -> (B/m, m*F, ...): groups of m consecutive samples become one D input."""
+        m = self.cfg.pack
+        return x if m == 1 else x.reshape(x.shape[0] // m, m * x.shape[1], *x.shape[2:])
+
     def _noise(self, n, ref):
         return torch.randn(n, self.cfg.z_dim, device=ref.device)
 
@@ -66,7 +81,8 @@ class NoiseToDataGAN(Family):
         G, D, cfg = self.nets["G"], self.nets["D"], self.cfg
         real, y = batch[0], self._labels(batch)
         with torch.no_grad():
-            fake = G(self._noise(real.shape[0], real), y)
+            fake = self._pack(G(self._noise(real.shape[0], real), y))
+        real = self._pack(real)
         if cfg.r1_gamma > 0:
             real = real.detach().requires_grad_(True)
         # One D pass over real and fake together: half the per-call overhead (spectral norm's
@@ -93,7 +109,7 @@ class NoiseToDataGAN(Family):
         G, D, cfg = self.nets["G"], self.nets["D"], self.cfg
         y = self._labels(batch)
         fake = G(self._noise(batch[0].shape[0], batch[0]), y)
-        logit, cls = D(fake, y)
+        logit, cls = D(self._pack(fake), y)
         loss = g_loss(cfg.loss, logit)
         if cls is not None:
             loss = loss + cfg.ac_weight * F.cross_entropy(cls, y)

@@ -1,0 +1,101 @@
+"""ring8 and grid25 at their defaults, scored with the PacGAN/VEEGAN protocol (GUIDE §5).
+
+Protocol: `ganforge.train(data, seed=s)` with no other options (what `ganforge train ring8` and
+`ganforge train grid25` do), torch's default thread count unless --threads is given; then
+`ganforge.load(run).sample(2500)` (sampling seed 0) and `ganforge.metrics.modes.mode_stats`:
+a sample is high quality (HQ) if it lies within 3 sd of its nearest mode (ring8 sd 0.01,
+grid25 sd 0.05); a mode is captured if it is the nearest mode of at least one HQ sample;
+reverse KL is KL(mode histogram of the HQ samples || uniform). Wall time is the whole
+`ganforge.train` call (data, training, previews, checkpoints); the load average is printed
+because the machine may be shared.
+
+    python benchmarks/mixtures.py                        # ring8 + grid25, seeds 0 1 2
+    python benchmarks/mixtures.py --data ring8 --seeds 0
+Writes benchmarks/results/mixtures.md.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import ganforge
+from ganforge.data.mixtures import mixture_means
+from ganforge.metrics.modes import PROTOCOL, mode_stats
+
+ROOT = Path(__file__).resolve().parents[1]
+N_SAMPLES = 2500
+# Published rows exactly as GUIDE §5 states them (PacGAN, Lin et al. 2018); no others.
+PUBLISHED = {
+    "ring8": [("PacGAN4 (published)", 7.8, 0.959, 0.07)],
+    "grid25": [("PacGAN4 (published)", 24.8, 0.936, 0.04)],
+}
+
+
+def run_one(data: str, seed: int, tmp: Path) -> dict:
+    load0, t0 = os.getloadavg()[0], time.time()
+    run = ganforge.train(data, out=tmp / f"{data}_{seed}", seed=seed, progress=False)
+    wall = time.time() - t0
+    means, sd = mixture_means(data)
+    samples = ganforge.load(run.path).sample(N_SAMPLES, seed=0).samples
+    st = mode_stats(samples, means.numpy(), sd)
+    return {"data": data, "seed": seed, "steps": run.step, "wall_s": wall,
+            "load": (load0 + os.getloadavg()[0]) / 2, "modes": st["modes"],
+            "of": st["of_modes"], "hq": st["high_quality"], "rkl": st["reverse_kl"]}
+
+
+def table(rows: list[dict]) -> str:
+    lines = ["| data | run | steps | modes | HQ | reverse KL | wall s | load avg |",
+             "|---|---|---|---|---|---|---|---|"]
+    for data in dict.fromkeys(r["data"] for r in rows):
+        mine = [r for r in rows if r["data"] == data]
+        of = mine[0]["of"]
+        for r in mine:
+            lines.append(f"| {data} | ganforge seed {r['seed']} | {r['steps']} | {r['modes']}/{of} | "
+                         f"{r['hq']:.1%} | {r['rkl']:.3f} | {r['wall_s']:.0f} | {r['load']:.1f} |")
+        if len(mine) > 1:
+            m = {k: float(np.mean([r[k] for r in mine])) for k in ("modes", "hq", "rkl", "wall_s", "load")}
+            lines.append(f"| {data} | **ganforge mean** | {mine[0]['steps']} | **{m['modes']:.1f}/{of}** | "
+                         f"**{m['hq']:.1%}** | **{m['rkl']:.3f}** | {m['wall_s']:.0f} | {m['load']:.1f} |")
+        for name, modes, hq, rkl in PUBLISHED.get(data, []):
+            lines.append(f"| {data} | {name} | | {modes}/{of} | {hq:.1%} | {rkl:.2f} | | |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", nargs="+", default=["ring8", "grid25"], choices=["ring8", "grid25"])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--threads", type=int, help="torch threads (default: torch's own choice)")
+    ap.add_argument("--md", default=str(ROOT / "benchmarks/results/mixtures.md"))
+    args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for data in args.data:
+            for seed in args.seeds:
+                rows.append(run_one(data, seed, Path(tmp)))
+                r = rows[-1]
+                print(f"{data} seed {seed}: {r['modes']}/{r['of']} modes, HQ {r['hq']:.1%}, "
+                      f"rKL {r['rkl']:.3f}, {r['wall_s']:.0f} s", flush=True)
+    md = table(rows)
+    header = (f"# 2D mixtures at defaults\n\nProtocol: {PROTOCOL} (sampling seed 0); "
+              f"`ganforge.train(data, seed=s)` with no other options.\n"
+              f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+              f"torch {torch.__version__} with {torch.get_num_threads()} threads.\n"
+              f"Re-run: `python benchmarks/mixtures.py`\n\n")
+    print("\n" + md)
+    Path(args.md).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.md).write_text(header + md + "\n")
+    print(f"\nwrote {args.md}")
+
+
+if __name__ == "__main__":
+    main()
