@@ -31,6 +31,7 @@ def cli():
 @click.option("--n-critic", type=int, help="D updates per G update.")
 @click.option("--z-dim", type=int)
 @click.option("--r1-gamma", type=float, help="R1 penalty weight (0 = off).")
+@click.option("--r1-every", type=int, help="Lazy R1: apply it every k steps with weight k·γ.")
 @click.option("--spectral-norm/--no-spectral-norm", default=None)
 @click.option("--pack", type=int, help="PacGAN: D judges this many samples at once (1 = off).")
 @click.option("--ema-decay", type=float, help="EMA of G weights (0 = off).")
@@ -68,7 +69,18 @@ def train(data, model, out, resume, config_file, quiet, **options):
                     progress=not quiet, **options)
     click.echo(f"trained {run.config['family']} on {data} to step {run.step} "
                f"in {time.time() - t0:.0f} s -> {run.path}")
-    click.echo(f"samples: {run.path / 'samples'}   next: ganforge sample {run.path} -n 64 --out samples.png")
+    use = NEXT_COMMAND.get(run.config["family"], "sample {run} -n 64 --out samples.png")
+    click.echo(f"samples: {run.path / 'samples'}   next: ganforge {use.format(run=run.path)}")
+
+
+# What to run after training, per family (image-to-image models are applied, not sampled).
+NEXT_COMMAND = {
+    "pix2pix": "translate {run} INPUT.png --out translated/",
+    "cyclegan": "translate {run} INPUT.png --out translated/",
+    "srgan": "upscale {run} IMAGE.png --out upscaled.png",
+    "inpaint": "inpaint {run} IMAGE.png --mask MASK.png --out filled.png",
+    "colorize": "colorize {run} GREY.png --out colour.png",
+}
 
 
 @cli.command()

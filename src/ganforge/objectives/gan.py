@@ -83,7 +83,10 @@ class NoiseToDataGAN(Family):
         with torch.no_grad():
             fake = self._pack(G(self._noise(real.shape[0], real), y))
         real = self._pack(real)
-        if cfg.r1_gamma > 0:
+        # Lazy R1: the double backward costs as much as the D step itself; every k-th step with
+        # k·γ keeps the same average penalty (StyleGAN2's lazy regularisation).
+        r1 = cfg.r1_gamma > 0 and ctx.get("step", 0) % cfg.r1_every == 0
+        if r1:
             real = real.detach().requires_grad_(True)
         # One D pass over real and fake together: half the per-call overhead (spectral norm's
         # power iteration, kernel launches). Same maths, as these Ds have no batch statistics.
@@ -94,8 +97,8 @@ class NoiseToDataGAN(Family):
         loss = d_loss(cfg.loss, real_logit, fake_logit)
         if cfg.loss == "wgan-gp":
             loss = loss + cfg.gp_weight * gradient_penalty(D, real, fake, y)
-        if cfg.r1_gamma > 0:
-            loss = loss + 0.5 * cfg.r1_gamma * r1_penalty(real_logit, real)
+        if r1:
+            loss = loss + 0.5 * cfg.r1_gamma * cfg.r1_every * r1_penalty(real_logit, real)
         if real_cls is not None:
             loss = loss + cfg.ac_weight * (F.cross_entropy(real_cls, y) + F.cross_entropy(fake_cls, y))
         return loss, {"d_loss": loss.detach(),
