@@ -21,6 +21,7 @@ from . import remedy
 from .detectors import SEVERITY, detect, status
 
 HEALTHY = "healthy.safetensors"
+COVERAGE_SD = 5  # ring8: within 0.15 of a mode (modes 0.77 apart); grid25: within 0.75 (2 apart)
 PROBE_N = 256          # fixed-noise batch for diversity / mode count
 MEM_EVERY = 10         # near-copy check every this many log steps (images, small data only)
 MEM_MAX_TRAIN = 20000  # larger training sets are not memorised in a short run; skip the cost
@@ -88,7 +89,9 @@ class HealthMonitor:
         out = {"div": round(float(torch.pdist(flat).mean()) / max(self.real_div, 1e-12), 4)}
         if self.means is not None:
             from ..metrics.modes import mode_stats
-            ms = mode_stats(flat.numpy(), np.array(self.means), self.data.info["sd"])
+            # Coverage, not precision: early samples are not yet within 3 sd, so a mode counts
+            # when a sample lies within 3·COVERAGE_SD sd of it (still far from the next mode).
+            ms = mode_stats(flat.numpy(), np.array(self.means), COVERAGE_SD * self.data.info["sd"])
             out.update(modes=ms["modes"], of_modes=ms["of_modes"])
         if self.mem and self.calls % MEM_EVERY == 0:
             from ..metrics.memorisation import memorisation
