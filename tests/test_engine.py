@@ -194,3 +194,22 @@ def test_generate_only_sampling(tmp_path):
     assert (s.labels == 3).all()
     s2 = g.sample(7, labels=3)
     assert (s.samples == s2.samples).all()  # same seed, same samples
+
+
+def test_lazy_r1_applies_k_times_gamma_every_kth_step():
+    from ganforge.data import load_dataset
+    from ganforge.objectives import build_family
+    meta = load_dataset("ring8").meta()
+    real = torch.randn(8, 2)
+
+    def d_loss_at(step, **opts):
+        torch.manual_seed(0)  # the same G and D for every variant
+        family = build_family(TrainConfig(data="ring8", model="vanilla", **opts).validate(), meta)
+        torch.manual_seed(1)  # the same fake batch
+        return family.d_step((real, None), {"step": step})[0]
+
+    plain = d_loss_at(1)
+    assert torch.isclose(d_loss_at(1, r1_gamma=1.0, r1_every=2), plain)  # off-step: no penalty
+    every = d_loss_at(2, r1_gamma=1.0) - plain                           # γ·R1/2 each step
+    lazy = d_loss_at(2, r1_gamma=1.0, r1_every=2) - plain                # 2γ·R1/2 every 2nd step
+    assert every > 0 and torch.isclose(lazy, 2 * every)
