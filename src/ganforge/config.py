@@ -112,9 +112,11 @@ DATASET_DEFAULTS: dict[str, dict] = {
     # transitions between modes than 16-D (HQ 67% -> 92% on ring8), and a small R1 keeps the
     # modes balanced (reverse KL 0.80 -> 0.005). R1's γ scales with the squared data scale:
     # grid25 is 4x wider than ring8, hence 10x the γ.
-    # ring8's 3,000 steps: an EMA of 0.999 lags the decaying lr (seed 2: HQ 84% -> 86% at 0.99).
+    # ring8's 3,000 steps: an EMA of 0.999 lags the decaying lr (seed 2: HQ 84% -> 86% at 0.99);
+    # Adam betas (0, 0.9) sharpen it further (HQ 90.5% -> 95.2%, mean of seeds 0-2). On grid25
+    # the same betas lost 4 modes on seed 2, so grid25 keeps (0.5, 0.999).
     "ring8": dict(model="vanilla", steps=3000, batch_size=256, lr_g=1e-3, lr_d=1e-3, z_dim=2,
-                  hidden=256, depth=3, lr_decay=True, ema_decay=0.99, r1_gamma=1e-3),
+                  hidden=256, depth=3, lr_decay=True, ema_decay=0.99, r1_gamma=1e-3, betas=(0.0, 0.9)),
     "grid25": dict(model="vanilla", steps=6000, batch_size=256, lr_g=1e-3, lr_d=1e-3, z_dim=2,
                    hidden=256, depth=3, lr_decay=True, ema_decay=0.999, r1_gamma=1e-2),
     "digits": dict(model="dcgan", steps=1500, batch_size=64, channels=64, z_dim=32),
