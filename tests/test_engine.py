@@ -212,4 +212,4 @@ def test_lazy_r1_applies_k_times_gamma_every_kth_step():
     assert torch.isclose(d_loss_at(1, r1_gamma=1.0, r1_every=2), plain)  # off-step: no penalty
     every = d_loss_at(2, r1_gamma=1.0) - plain                           # γ·R1/2 each step
     lazy = d_loss_at(2, r1_gamma=1.0, r1_every=2) - plain                # 2γ·R1/2 every 2nd step
-    assert every > 0 and torch.isclose(lazy, 2 * every)
+    assert every > 0 and torch.isclose(lazy, 2 * every, rtol=1e-3)  # float32 loss differences
