@@ -78,6 +78,7 @@ def _one_line_error(code, err, *needles):
     (["train", "ring8", "--model", "stylegan9"], ["unknown model 'stylegan9'", "choose one of"]),
     (["train", "ring8", "--loss", "magic"], ["magic"]),
     (["train", "ring8", "--steps", "0"], ["--steps must be at least 1"]),
+    (["train", "ring8", "--r1-gamma", "0.1", "--r1-every", "0"], ["--r1-every must be at least 1"]),
     (["train", "ring8", "--lr", "-1"], ["must be positive"]),
     (["train", "ring8", "--steps", "ten"], ["ten"]),
     (["train", "ring8", "--model", "dcgan"], ["needs images", "--model vanilla"]),
