@@ -213,3 +213,23 @@ def test_lazy_r1_applies_k_times_gamma_every_kth_step():
     every = d_loss_at(2, r1_gamma=1.0) - plain                           # γ·R1/2 each step
     lazy = d_loss_at(2, r1_gamma=1.0, r1_every=2) - plain                # 2γ·R1/2 every 2nd step
     assert every > 0 and torch.isclose(lazy, 2 * every, rtol=1e-3)  # float32 loss differences
+
+
+def test_r1_batch_penalises_only_the_first_k_real_examples():
+    from ganforge.data import load_dataset
+    from ganforge.objectives import build_family
+    meta = load_dataset("ring8").meta()
+
+    def d_loss(real, **opts):
+        torch.manual_seed(0)
+        family = build_family(TrainConfig(data="ring8", model="vanilla", r1_gamma=1.0, **opts).validate(), meta)
+        torch.manual_seed(1)
+        return family.d_step((real, None), {"step": 0})[0]
+
+    half = torch.randn(4, 2) * 3
+    doubled = torch.cat([half, half])  # R1 over all 8 rows == R1 over the first 4
+    assert torch.isclose(d_loss(doubled, r1_batch=4), d_loss(doubled), rtol=1e-4)
+    distinct = torch.cat([half, torch.randn(4, 2) * 0.1])
+    assert not torch.isclose(d_loss(distinct, r1_batch=4), d_loss(distinct), rtol=1e-4)
+    with pytest.raises(ganforge.GanforgeError, match="r1-batch"):
+        TrainConfig(r1_batch=-1).validate()

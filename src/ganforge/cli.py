@@ -32,6 +32,7 @@ def cli():
 @click.option("--z-dim", type=int)
 @click.option("--r1-gamma", type=float, help="R1 penalty weight (0 = off).")
 @click.option("--r1-every", type=int, help="Lazy R1: apply it every k steps with weight k·γ.")
+@click.option("--r1-batch", type=int, help="R1 on the first k real examples of each batch (0 = all).")
 @click.option("--spectral-norm/--no-spectral-norm", default=None)
 @click.option("--pack", type=int, help="PacGAN: D judges this many samples at once (1 = off).")
 @click.option("--ema-decay", type=float, help="EMA of G weights (0 = off).")

@@ -61,7 +61,7 @@ def divergence(records: list[dict], factor: float = 20.0) -> Finding | None:
         v = r.get(key)
         if isinstance(v, float) and math.isfinite(v) and abs(v) > ABS_LOSS:
             return Finding("divergence", "problem", r["step"], r["step"], {key: _fmt(v), "limit": ABS_LOSS},
-                           f"{key} exploded to {_fmt(v)}: halve the learning rates (--lr-g/--lr-d), "
+                           f"{key} exploded to {_fmt(v)}: divide the learning rates (--lr-g/--lr-d) by 10, "
                            f"or add --spectral-norm / --r1-gamma 1")
     if len(records) < 6:
         return None
@@ -76,8 +76,8 @@ def divergence(records: list[dict], factor: float = 20.0) -> Finding | None:
         if min(abs(v) for v in now) > limit:
             return Finding("divergence", "problem", records[-1]["step"], last[0]["step"],
                            {key: _fmt(now[-1]), f"{key}_early_median": _fmt(ref), "limit": _fmt(limit)},
-                           f"{key} exploded ({_fmt(now[-1])} vs {_fmt(ref)} early): halve the learning "
-                           f"rates (--lr-g/--lr-d), or add --spectral-norm / --r1-gamma 1")
+                           f"{key} exploded ({_fmt(now[-1])} vs {_fmt(ref)} early): divide the learning "
+                           f"rates (--lr-g/--lr-d) by 10, or add --spectral-norm / --r1-gamma 1")
     return None
 
 
