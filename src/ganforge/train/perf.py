@@ -3,6 +3,7 @@ for conv nets, fused Adam, optional torch.compile. None of them changes what is 
 from __future__ import annotations
 
 import os
+import time
 import warnings
 
 import torch
@@ -13,17 +14,39 @@ def default_threads(world_size: int = 1) -> int:
     """Intra-op threads when the user set neither --threads nor OMP_NUM_THREADS.
 
     The cores this process may use, shared out between the ranks of one machine and capped at
-    8 where scaling flattens, but only the *idle* ones: cores minus the 1-minute load average.
-    Measured on 2 cores: idle, 2 threads train ring8 1.5x and the seed MLP 1.3x faster than 1;
-    with the other core busy, 2 threads ran 4x slower (OpenMP waits on the preempted thread).
-    Thread count can change float summation order: pass --threads for bit-identical reruns."""
+    8 where scaling flattens, but only the ones idle right now. Measured on 2 cores: idle, 2
+    threads train ring8 1.5x and the seed MLP 1.3x faster than 1; with the other core busy,
+    2 threads ran 4x slower (OpenMP waits on the preempted thread). Thread count can change
+    float summation order: pass --threads for bit-identical reruns."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     per_rank = max(1, cores // max(1, world_size))
-    try:
-        idle = int(cores - os.getloadavg()[0] + 0.5)
-    except OSError:  # no load average on this platform
-        idle = cores
+    idle = int(cores - busy_cores() + 0.5)
     return max(1, min(per_rank, 8, idle))
+
+
+def _cpu_times() -> tuple[int, int, int]:
+    """(busy, total, cpus) jiffies from /proc/stat's aggregate line (Linux)."""
+    with open("/proc/stat") as f:
+        lines = f.read().splitlines()
+    v = [int(x) for x in lines[0].split()[1:]]
+    idle = v[3] + (v[4] if len(v) > 4 else 0)  # idle + iowait
+    return sum(v) - idle, sum(v), sum(1 for ln in lines if ln.startswith("cpu") and ln[3:4].isdigit())
+
+
+def busy_cores(window: float = 0.25) -> float:
+    """How many cores other processes keep busy now: /proc/stat sampled over `window` seconds
+    while this process sleeps (the 1-minute load average lags a finished job by minutes);
+    the load average where /proc/stat is missing."""
+    try:
+        b0, t0, cpus = _cpu_times()
+        time.sleep(window)
+        b1, t1, _ = _cpu_times()
+        return cpus * (b1 - b0) / max(1, t1 - t0)
+    except (OSError, ValueError, IndexError):
+        try:
+            return os.getloadavg()[0]
+        except OSError:
+            return 0.0
 
 
 def set_threads(cfg, family, device: torch.device, world_size: int = 1) -> int | None:
