@@ -84,6 +84,15 @@ def test_mode_collapse_from_modes_and_diversity():
     assert det.mode_collapse(rising) is None
 
 
+def test_mode_collapse_when_modes_are_never_reached():
+    stuck = [dict(r, modes=1 + i % 2, of_modes=25, div=0.3) for i, r in enumerate(healthy(8))]
+    f = det.mode_collapse(stuck)  # 1-2 of 25 modes for 8 logs: never more than a quarter
+    assert f.severity == "problem" and f.step == 400 and f.evidence["modes"] == "2/25"
+    assert det.mode_collapse(stuck[:7]) is None  # too early to tell
+    slow = [dict(r, modes=min(25, 4 * (i + 1)), of_modes=25, div=0.3) for i, r in enumerate(healthy(8))]
+    assert det.mode_collapse(slow) is None  # still spreading: 32 -> capped 25 modes
+
+
 def test_memorisation_share_rising():
     recs = healthy(6)
     recs[1]["near_copy"], recs[3]["near_copy"] = 0.01, 0.02

@@ -7,7 +7,8 @@ learning rates; they are logged, and the saved config of later checkpoints recor
 | nan            | halve lr_g and lr_d                                               |
 | divergence     | divide lr_g and lr_d by 10 (an explosion means far too high)      |
 | d_overpowering | minimax -> ns loss; otherwise halve lr_d                          |
-| mode_collapse  | minimax -> ns loss; R1 on real data (gamma 1, else doubled)       |
+| mode_collapse  | minimax -> ns loss; R1 on real data (gamma 1, else doubled);      |
+|                | lr_g lowered to lr_d if it was higher                             |
 | memorisation   | none: stop at the last healthy (pre-onset) state                  |
 """
 from __future__ import annotations
@@ -62,6 +63,12 @@ def _mode_collapse(trainer) -> str:
     before = cfg.r1_gamma
     cfg.r1_gamma = 1.0 if before <= 0 else 2 * before
     parts = [_loss_to_ns(trainer), f"r1_gamma {before:g} -> {cfg.r1_gamma:g}"]
+    # A G that learns faster than its D chases D's latest favourite region (mode hopping):
+    # bring lr_G down to lr_D (the two-timescale rule: D at least as fast as G).
+    if {"G", "D"} <= set(trainer.optimizers):
+        lr_g, lr_d = (trainer.optimizers[k].param_groups[0]["lr"] for k in ("G", "D"))
+        if lr_g > lr_d:
+            parts.append(scale_lr(trainer, "G", lr_d / lr_g))
     return "; ".join(p for p in parts if p)
 
 
