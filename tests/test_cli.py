@@ -101,6 +101,10 @@ def test_bad_folder_inputs(cli, tmp_path):
     code, _, err = cli("train", tmp_path / "imgs", "--out", tmp_path / "r")
     _one_line_error(code, err, "cannot read image", "cut.png")
     assert not (tmp_path / "r").exists()  # nothing half-written
+    (tmp_path / "t.csv").write_text("a,b\n1,x\n2,y\n")
+    code, _, err = cli("train", tmp_path / "t.csv", "--out", tmp_path / "r")
+    _one_line_error(code, err, "is a table", "ganforge tabular fit")
+    assert not (tmp_path / "r").exists()
 
 
 def test_bad_sample_inputs(cli, cgan_run, ring_run, tmp_path):

@@ -112,6 +112,9 @@ def load_dataset(spec: str, image_size: int | None = None) -> Dataset:
         if not path.is_file():
             raise GanforgeError(f"file {path} does not exist; check the path")
         return files.load_npz(path)
+    if path.suffix.lower() in (".csv", ".tsv", ".parquet") and path.exists():
+        raise GanforgeError(f"{path} is a table: fit it with `ganforge tabular fit {path} --out RUN` "
+                            f"(or ganforge.tabular.TabularGAN in Python)")
     if path.exists():
         raise GanforgeError(f"cannot use {path} as data: pass a folder of images or a .npz file")
     raise GanforgeError(f"unknown dataset '{spec}': not a built-in name ({', '.join(BUILTIN_NAMES)}) "
