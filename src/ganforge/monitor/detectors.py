@@ -155,8 +155,8 @@ def mode_collapse(records: list[dict]) -> Finding | None:
         if best >= 3 and now <= 0.5 * best and prev <= 0.5 * best:
             return Finding("mode_collapse", "problem", records[-1]["step"], _onset(records, "modes", 0.5 * best),
                            {"modes": f"{now}/{total}", "best_modes": best},
-                           "G covers only a few modes: add --pack 2 (PacGAN) or --r1-gamma 1, use --loss ns "
-                           "instead of minimax, or a lower --lr-g")
+                           "G covers only a few modes: add --pack 2 (PacGAN) or --r1-gamma 0.01, use --loss ns "
+                           "instead of minimax, and keep --lr-d at least --lr-g")
         # Never got there: still at most a quarter of the modes after 8 logs (healthy ring8 /
         # grid25 defaults cover most modes within 2 logs; 8 keeps detection within 500 steps).
         if len(m) >= 8 and max(m[-SUSTAIN:]) <= total // 4:
@@ -170,7 +170,7 @@ def mode_collapse(records: list[dict]) -> Finding | None:
                        {"diversity": _fmt(d[-1]), "best_diversity": _fmt(max(d)),
                         "note": "mean pairwise distance of a fixed-noise batch / real data's"},
                        "G maps all noise to almost one output: roll back and lower the learning rates, "
-                       "use --loss ns or hinge, add --r1-gamma 1 or --pack 2")
+                       "use --loss ns or hinge, add --r1-gamma 0.01 or --pack 2")
     if len(d) >= 3:
         best = max(d)
         if best >= 0.5 and all(x < 0.3 * best for x in d[-3:]):  # healthy runs swing ~0.1-0.4
