@@ -40,6 +40,33 @@ def test_sample_npz_points(cli, ring_run, tmp_path):
     assert code == 0, err
     f = np.load(tmp_path / "s.npz")
     assert f["samples"].shape == (50, 2) and f["samples"].dtype == np.float32 and "labels" not in f
+    assert "sample filter on" in out and (ring_run / "filter.safetensors").exists()
+    code, out, err = cli("sample", ring_run, "-n", 50, "--out", tmp_path / "raw.npz", "--no-filter")
+    assert code == 0 and "filter" not in out, err
+    raw = np.load(tmp_path / "raw.npz")["samples"]
+    kept = f["samples"]
+    same = (raw == kept).all(axis=1)  # accepted fakes are the same draws; rejected ones redrawn
+    assert same.any() and not same.all()
+
+
+def test_sample_filter_redraws_what_its_discriminator_rejects():
+    import torch
+    from ganforge.sampling import Generator
+
+    class Shift(torch.nn.Module):  # G: z -> z (2-D)
+        def forward(self, z, y=None):
+            return z
+
+    class RightHalf(torch.nn.Module):  # "D": logit = x coordinate
+        def forward(self, x, y=None):
+            return x[:, :1], None
+
+    info = {"z_dim": 2, "num_classes": 0, "data": {"kind": "points"}, "filter": {"threshold": 0.0}}
+    gen = Generator(Shift(), info, filter_net=RightHalf())
+    x, _ = gen.sample_tensor(1000, seed=3)
+    assert (x[:, 0] >= 0).all()  # every rejected draw was replaced by an accepted one
+    raw, _ = gen.sample_tensor(1000, seed=3, filter=False)
+    assert (raw[:, 0] < 0).float().mean() > 0.4 and torch.equal(x[raw[:, 0] >= 0], raw[raw[:, 0] >= 0])
 
 
 def test_sample_npz_images_with_labels(cli, cgan_run, tmp_path):

@@ -36,6 +36,8 @@ def cli():
 @click.option("--spectral-norm/--no-spectral-norm", default=None)
 @click.option("--pack", type=int, help="PacGAN: D judges this many samples at once (1 = off).")
 @click.option("--ema-decay", type=float, help="EMA of G weights (0 = off).")
+@click.option("--sample-filter/--no-sample-filter", default=None,
+              help="Sampling keeps only fakes D scores like real data (default: on for 2D points).")
 @click.option("--ac-weight", type=float, help="cgan: AC-GAN classifier loss weight (0 = off).")
 @click.option("--image-size", type=int, help="Resize folder images to this square size.")
 @click.option("--scale", type=int, help="srgan: upscale factor, 2 or 4 (default 4).")
@@ -90,11 +92,14 @@ NEXT_COMMAND = {
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help=".npz (arrays) or .png (grid).")
 @click.option("--label", type=int, help="Class index for conditional models (default: uniform).")
 @click.option("--seed", type=int, default=0, show_default=True)
-def sample(run_dir, n, out, label, seed):
+@click.option("--no-filter", is_flag=True, help="Keep every fake, also those the run's sample filter rejects.")
+def sample(run_dir, n, out, label, seed, no_filter):
     """Generate N samples from a trained run into OUT (.npz or .png)."""
     from .api import load
-    s = load(run_dir).write(out, n, label=label, seed=seed)
-    click.echo(f"wrote {len(s.samples)} samples {tuple(s.samples.shape[1:])} to {out}")
+    gen = load(run_dir)
+    s = gen.write(out, n, label=label, seed=seed, filter=False if no_filter else None)
+    how = " (sample filter on: off-support fakes redrawn)" if gen.has_filter and not no_filter else ""
+    click.echo(f"wrote {len(s.samples)} samples {tuple(s.samples.shape[1:])} to {out}{how}")
 
 
 @cli.command()

@@ -38,6 +38,7 @@ class TrainConfig:
     ac_weight: float = 0.0            # > 0: AC-GAN auxiliary classifier head on D (cgan)
     projection: bool = True           # cgan: projection discriminator
     ema_decay: float = 0.999          # EMA of G weights; 0 = off
+    sample_filter: bool | None = None  # sampling keeps fakes D scores like real data; None = on for 2D points
     lr_decay: bool = False            # linear decay of both learning rates to 0 over the run
     seed: int = 0
     device: str = "auto"

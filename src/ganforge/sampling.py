@@ -19,6 +19,7 @@ from .report.images import grid, save_png, scatter_png, to_uint8
 from .train.checkpoint import atomic_write
 
 GENERATOR_JSON, GENERATOR_WEIGHTS = "generator.json", "generator.safetensors"
+FILTER_WEIGHTS = "filter.safetensors"  # the discriminator of the sample filter, if any
 
 
 @dataclass
@@ -30,10 +31,14 @@ class Samples:
 class Generator:
     """A trained noise-to-data generator with the data description it was trained on."""
 
-    def __init__(self, net: torch.nn.Module, info: dict, device: str = "cpu"):
+    def __init__(self, net: torch.nn.Module, info: dict, device: str = "cpu",
+                 filter_net: torch.nn.Module | None = None):
         self.net, self.info, self.device = net.eval().to(device), info, device
         self.z_dim, self.num_classes = info.get("z_dim"), info.get("num_classes", 0)
         self.data = info["data"]
+        # Sample filter (info["filter"]): D and a logit threshold; fakes scored below it are
+        # redrawn. Used by default when the run has one; `filter=False` turns it off.
+        self.filter_net = filter_net.eval().to(device) if filter_net is not None else None
 
     @property
     def class_names(self) -> list[str]:
@@ -54,13 +59,22 @@ class Generator:
                                 f"inputs rather than sampling noise; use its own command")
         net = build_net(info["net"])
         net.load_state_dict(load_file(str(weights_path)))
-        return cls(net, info, device)
+        filter_net = None
+        if "filter" in info and (run_dir / FILTER_WEIGHTS).exists():
+            filter_net = build_net(info["filter"]["net"])
+            filter_net.load_state_dict(load_file(str(run_dir / FILTER_WEIGHTS)))
+        elif "filter" in info:
+            info = {k: v for k, v in info.items() if k != "filter"}
+        return cls(net, info, device, filter_net)
 
     def save(self, run_dir: Path) -> None:
         run_dir = Path(run_dir)
         tensors = {k: v.detach().cpu().contiguous().clone() for k, v in self.net.state_dict().items()}
         from safetensors.torch import save_file
         atomic_write(run_dir / GENERATOR_WEIGHTS, lambda tmp: save_file(tensors, tmp))
+        if self.filter_net is not None:  # written before the JSON that points to it
+            d = {k: v.detach().cpu().contiguous().clone() for k, v in self.filter_net.state_dict().items()}
+            atomic_write(run_dir / FILTER_WEIGHTS, lambda tmp: save_file(d, tmp))
         atomic_write(run_dir / GENERATOR_JSON,
                      lambda tmp: Path(tmp).write_text(json.dumps(self.info, indent=2)))
 
@@ -73,9 +87,15 @@ class Generator:
             raise GanforgeError(f"--label {label} is out of range; this model has classes 0..{self.num_classes - 1} "
                                 f"({', '.join(self.class_names)})")
 
+    @property
+    def has_filter(self) -> bool:
+        return self.filter_net is not None
+
     @torch.no_grad()
-    def sample_tensor(self, n: int, labels=None, seed: int | None = 0, batch_size: int = 500):
-        """Model-space samples (torch, [-1, 1] for images) and labels (or None)."""
+    def sample_tensor(self, n: int, labels=None, seed: int | None = 0, batch_size: int = 500,
+                      filter: bool | None = None):
+        """Model-space samples (torch, [-1, 1] for images) and labels (or None). `filter`:
+        redraw fakes the run's sample filter rejects (default: whenever the run has one)."""
         gen = torch.Generator().manual_seed(seed if seed is not None else torch.seed())
         if self.num_classes:
             if labels is None:
@@ -92,11 +112,36 @@ class Generator:
             z = torch.randn(min(batch_size, n - i), self.z_dim, generator=gen).to(self.device)
             y = labels[i:i + batch_size].to(self.device) if labels is not None else None
             outs.append(self.net(z, y).float().cpu())
-        return torch.cat(outs) if outs else torch.empty(0), labels
+        x = torch.cat(outs) if outs else torch.empty(0)
+        if self.filter_net is not None and filter is not False and len(x):
+            x = self._refill_rejected(x, gen, batch_size)
+        return x, labels
 
-    def sample(self, n: int, labels=None, seed: int | None = 0) -> Samples:
+    def _refill_rejected(self, x: torch.Tensor, gen: torch.Generator, batch_size: int,
+                         rounds: int = 20) -> torch.Tensor:
+        """Redraw the samples the filter rejects, in place, up to `rounds` times (a healthy run
+        rejects a few percent, so 2-3 rounds suffice); what is still rejected then stays."""
+        threshold = self.info["filter"]["threshold"]
+
+        def rejected(s: torch.Tensor) -> torch.Tensor:
+            scores = [self.filter_net(s[i:i + 4096].to(self.device))[0].flatten().float().cpu()
+                      for i in range(0, len(s), 4096)]
+            return torch.cat(scores) < threshold
+
+        todo = rejected(x).nonzero().flatten()
+        for _ in range(rounds):
+            if not len(todo):
+                break
+            z = torch.randn(len(todo), self.z_dim, generator=gen).to(self.device)
+            fresh = torch.cat([self.net(z[i:i + batch_size]).float().cpu() for i in range(0, len(z), batch_size)])
+            ok = ~rejected(fresh)
+            x[todo[ok]] = fresh[ok]
+            todo = todo[~ok]
+        return x
+
+    def sample(self, n: int, labels=None, seed: int | None = 0, filter: bool | None = None) -> Samples:
         """`n` samples in user space: float32 points or uint8 NHWC images, plus labels."""
-        x, y = self.sample_tensor(n, labels, seed)
+        x, y = self.sample_tensor(n, labels, seed, filter=filter)
         out = x.numpy().astype(np.float32) if self.data["kind"] == "points" else to_uint8(x)
         return Samples(out, y.numpy().astype(np.int64) if y is not None else None)
 
@@ -114,7 +159,8 @@ class Generator:
         nrow = len(labels) // self.num_classes if labels is not None else None
         return png_bytes(grid(s.samples, nrow=nrow, upscale_to=256))
 
-    def write(self, path: str | Path, n: int, label: int | None = None, seed: int = 0) -> Samples:
+    def write(self, path: str | Path, n: int, label: int | None = None, seed: int = 0,
+              filter: bool | None = None) -> Samples:
         """Write samples to .npz (samples, labels) or .png (grid / scatter)."""
         path = Path(path)
         if path.suffix.lower() not in (".npz", ".png"):
@@ -122,7 +168,7 @@ class Generator:
         if n < 1:
             raise GanforgeError(f"-n must be at least 1, got {n}")
         self.check_label(label)
-        s = self.sample(n, labels=label, seed=seed)
+        s = self.sample(n, labels=label, seed=seed, filter=filter)
         if path.suffix.lower() == ".npz":
             arrays = {"samples": s.samples}
             if s.labels is not None:

@@ -55,6 +55,11 @@ class Family:
         """JSON description of the sampling net's inputs, e.g. {"input": "noise", "z_dim": 64}."""
         raise NotImplementedError
 
+    def sample_filter(self, data) -> tuple[dict, nn.Module, float] | None:
+        """(D spec, D, logit threshold) for rejecting off-support samples at sampling time, or
+        None (default: no filter). See NoiseToDataGAN.sample_filter."""
+        return None
+
     def preview_png(self, trainer) -> bytes | None:
         """Picture for samples/step_*.png during training; None = no picture. Default: samples
         of a noise-to-data generator (a grid, or a scatter over the real points)."""

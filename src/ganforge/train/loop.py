@@ -122,7 +122,14 @@ class Trainer:
             nc = info["num_classes"]
             standing_stats(net, lambda i: (torch.randn(128, info["z_dim"], generator=g).to(self.device),
                                            torch.randint(nc, (128,), generator=g).to(self.device) if nc else None))
-        self._view = (self.step, Generator(net, info, self.device))
+            flt = self.family.sample_filter(self.data)
+            if flt is not None:
+                spec, d_net, threshold = flt
+                info["filter"] = {"net": spec, "threshold": threshold}
+                flt = copy.deepcopy(d_net)
+        else:
+            flt = None
+        self._view = (self.step, Generator(net, info, self.device, filter_net=flt))
         return self._view[1]
 
     def checkpoint(self) -> None:
