@@ -61,6 +61,10 @@ def test_d_overpowering_warning_then_problem():
     assert f.severity == "problem" and f.evidence["gnorm_G"] == "0.01"
     recs[-3]["D_acc"] = 0.9  # not sustained
     assert det.d_overpowering(recs) is None
+    recs[-3].update(D_acc=0.96, D_fake=0.08)  # an R1-regularised D that still wins every round
+    assert det.d_overpowering(recs) is not None
+    recs[-3]["D_fake"] = 0.3  # G fools D a third of the time: no finding
+    assert det.d_overpowering(recs) is None
 
 
 def test_mode_collapse_from_modes_and_diversity():
@@ -184,3 +188,32 @@ def test_doctor_cli(cli, tmp_path):
     assert code == 2 and "not a ganforge run" in err
     code, out, err = cli("train", "ring8", "--on-problem", "mend", "--out", tmp_path / "x")
     assert code == 2
+
+
+def test_fix_remedies_change_the_live_training_setup(tmp_path):
+    from ganforge.config import resolve
+    from ganforge.data import load_dataset
+    from ganforge.monitor import remedy
+    from ganforge.objectives import build_family
+    from ganforge.train.loop import Trainer
+    from ganforge.train.run import RunDir
+
+    def trainer(**opts):
+        data = load_dataset("ring8")
+        cfg = resolve(dict(data="ring8", steps=10, **opts), "points")
+        return Trainer(build_family(cfg, data.meta()), data, cfg, RunDir(tmp_path / str(len(opts))), progress=False)
+
+    def lr(tr, phase):
+        return tr.optimizers[phase].param_groups[0]["lr"]
+
+    strong = trainer(lr_g=1e-5, lr_d=2e-3, n_critic=5)  # D far ahead of G
+    change = remedy.apply(strong, "d_overpowering")
+    assert "n_critic 5 -> 1" in change and strong.family.phases[0].repeats == 1
+    assert lr(strong, "D") == pytest.approx(1e-5)
+    hopping = trainer(loss="minimax", r1_gamma=0.0, lr_g=1e-3, lr_d=1e-4)  # G 10x faster than D
+    change = remedy.apply(hopping, "mode_collapse")
+    assert hopping.cfg.loss == "ns" and hopping.cfg.r1_gamma == remedy.R1_START
+    assert lr(hopping, "D") == pytest.approx(1e-3) and lr(hopping, "G") == pytest.approx(1e-3)
+    exploding = trainer(lr_g=0.05, lr_d=0.05)
+    remedy.apply(exploding, "divergence")
+    assert lr(exploding, "G") == pytest.approx(0.005) and lr(exploding, "D") == pytest.approx(0.005)

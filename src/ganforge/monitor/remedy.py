@@ -6,7 +6,8 @@ learning rates; they are logged, and the saved config of later checkpoints recor
 |----------------|-------------------------------------------------------------------|
 | nan            | halve lr_g and lr_d                                               |
 | divergence     | divide lr_g and lr_d by 10 (an explosion means far too high)      |
-| d_overpowering | minimax -> ns loss; otherwise halve lr_d                          |
+| d_overpowering | minimax -> ns loss; else n_critic -> 1 and lr_d down to lr_g;     |
+|                | else halve lr_d                                                   |
 | mode_collapse  | minimax -> ns loss; R1 on real data (gamma 0.01, else doubled);   |
 |                | lr_d raised to lr_g if it was lower                               |
 | memorisation   | none: stop at the last healthy (pre-onset) state                  |
@@ -53,8 +54,22 @@ def _tenth_both(trainer) -> str:
 
 
 def _d_overpowering(trainer) -> str:
+    """minimax -> ns (G's gradient does not saturate); else take away D's head start (n_critic
+    -> 1, lr_D down to lr_G); else halve lr_D."""
+    if (change := _loss_to_ns(trainer)):
+        return change
     phase = "D" if "D" in trainer.optimizers else next(iter(trainer.optimizers))
-    return _loss_to_ns(trainer) or scale_lr(trainer, phase, 0.5)
+    parts = []
+    cfg = trainer.cfg
+    d_phase = next((p for p in trainer.family.phases if p.name == phase), None)
+    if getattr(cfg, "n_critic", 1) > 1 and d_phase is not None:
+        parts.append(f"n_critic {cfg.n_critic} -> 1")
+        cfg.n_critic = d_phase.repeats = 1
+    if "G" in trainer.optimizers and phase == "D":
+        lr_g, lr_d = (trainer.optimizers[k].param_groups[0]["lr"] for k in ("G", "D"))
+        if lr_d > lr_g:
+            parts.append(scale_lr(trainer, "D", lr_g / lr_d))
+    return "; ".join(parts) or scale_lr(trainer, phase, 0.5)
 
 
 def _mode_collapse(trainer) -> str:
