@@ -217,3 +217,15 @@ def test_fix_remedies_change_the_live_training_setup(tmp_path):
     exploding = trainer(lr_g=0.05, lr_d=0.05)
     remedy.apply(exploding, "divergence")
     assert lr(exploding, "G") == pytest.approx(0.005) and lr(exploding, "D") == pytest.approx(0.005)
+
+
+def test_fix_treats_collapse_under_an_overpowering_d_as_the_d():
+    from ganforge.monitor.detectors import Finding
+    from ganforge.monitor.monitor import root_cause
+    collapse = Finding("mode_collapse", "problem", 400, 0)
+    over = Finding("d_overpowering", "warning", 400, 200)
+    picked = root_cause([collapse], [collapse, over])
+    assert picked.finding == "d_overpowering" and picked.severity == "problem"
+    assert root_cause([collapse], [collapse]) is collapse  # D not winning: a plain collapse
+    nan = Finding("nan", "problem", 400, 400)
+    assert root_cause([collapse, nan], [collapse, over, nan]) is nan
