@@ -55,13 +55,14 @@ def hf_energy(x: torch.Tensor) -> float:
 
 
 def bench_sr(steps: int, out: Path) -> list[dict]:
+    """`steps` warm-up (pixel loss) steps, then steps // 4 adversarial steps (resumed run).
+    The family's defaults (srgan.py) are used: 48 px crops, batch 8, lr 2e-4 decayed linearly."""
     from torchmetrics.functional.image import peak_signal_noise_ratio as psnr, structural_similarity_index_measure as ssim
     warm = steps
-    run = ganforge.train("photos", model="srgan", out=out / "sr", steps=warm, warmup_steps=warm, scale=4,
-                         image_size=48, batch_size=8, channels=32, lr=2e-4, **COMMON)
+    run = ganforge.train("photos", model="srgan", out=out / "sr", steps=warm, warmup_steps=warm, scale=4, **COMMON)
     shutil.copytree(run.path, out / "sr-warmup", dirs_exist_ok=True)
-    ganforge.train("photos", model="srgan", out=out / "sr", resume=True, steps=warm + steps // 2, warmup_steps=warm,
-                   scale=4, image_size=48, batch_size=8, channels=32, lr=2e-4, **COMMON)
+    ganforge.train("photos", model="srgan", out=out / "sr", resume=True, steps=warm + steps // 4, warmup_steps=warm,
+                   scale=4, **COMMON)
     models = {"warm-up (SRResNet)": ImageModel.load(out / "sr-warmup", tile=96),
               "SRGAN": ImageModel.load(out / "sr", tile=96)}
     rows = {k: [] for k in ["bicubic", *models]}
@@ -80,11 +81,11 @@ def bench_sr(steps: int, out: Path) -> list[dict]:
 
 def bench_inpaint(steps: int, out: Path) -> list[dict]:
     import cv2
-    run = ganforge.train("photos", model="inpaint", out=out / "inpaint", steps=steps, image_size=48,
-                         batch_size=8, channels=32, lr=2e-4, **COMMON)
+    run = ganforge.train("photos", model="inpaint", out=out / "inpaint", steps=steps, **COMMON)  # defaults: 48 px
     model = ImageModel.load(run.path, tile=128)
     torch.manual_seed(123)
-    res = {"OpenCV Telea": [], "ganforge inpaint": []}
+    from ganforge.nets.gated import smooth_fill
+    res = {"OpenCV Telea": [], "smooth fill alone (G's starting point)": [], "ganforge inpaint": []}
     coverage = []
     # 48 px tiles of the held-out photos: the scale the net was trained at (holes of the same
     # relative size on a larger image are far larger in pixels than any hole seen in training)
@@ -96,7 +97,10 @@ def bench_inpaint(steps: int, out: Path) -> list[dict]:
                 continue
             coverage.append(m.mean())
             telea = cv2.inpaint(np.ascontiguousarray(im[..., ::-1]), m.astype(np.uint8) * 255, 3, cv2.INPAINT_TELEA)[..., ::-1]
-            for k, y in (("OpenCV Telea", telea), ("ganforge inpaint", model.inpaint(im, m))):
+            mt = torch.from_numpy(m.astype(np.float32))[None, None]
+            fill = ((smooth_fill(t(im) * 2 - 1, mt)[0].permute(1, 2, 0).numpy() + 1) * 127.5).round().clip(0, 255)
+            for k, y in (("OpenCV Telea", telea), ("smooth fill alone (G's starting point)", fill),
+                         ("ganforge inpaint", model.inpaint(im, m))):
                 d = (y.astype(float) - im.astype(float))[m] / 255.0
                 res[k].append((10 * np.log10(1.0 / np.mean(d ** 2)), np.abs(d).mean()))
     return [dict(task=f"inpaint 48px (holes {100 * np.mean(coverage):.0f}% avg, n={len(coverage)})", method=k,
@@ -105,8 +109,7 @@ def bench_inpaint(steps: int, out: Path) -> list[dict]:
 
 def bench_colorize(steps: int, out: Path) -> list[dict]:
     from ganforge.data.photos import TRAIN_PHOTOS
-    run = ganforge.train("photos", model="colorize", out=out / "colorize", steps=steps, image_size=64,
-                         batch_size=8, channels=32, lr=2e-4, **COMMON)
+    run = ganforge.train("photos", model="colorize", out=out / "colorize", steps=steps, **COMMON)  # defaults: 64 px
     model = ImageModel.load(run.path, tile=128)
     mean_ab = torch.stack([rgb_to_lab(t(builtin_photo(n)[::4, ::4]))[0, 1:].mean((1, 2)) for n in TRAIN_PHOTOS]).mean(0)
     res = {"predict mean colour": [], "ganforge colorize": []}
@@ -149,24 +152,27 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--only", default="sr,inpaint,colorize,cyclegan")
     ap.add_argument("--steps", type=int, default=300, help="training steps per family (SR: warm-up; +50%% adversarial)")
+    for k in ("sr", "inpaint", "colorize", "cyclegan"):
+        ap.add_argument(f"--{k}-steps", type=int, default=None, help=f"{k}: overrides --steps")
     ap.add_argument("--out", default="runs/bench-i2i")
     a = ap.parse_args()
     torch.set_num_threads(1)
     out = Path(a.out)
-    if out.exists():
-        shutil.rmtree(out)
+    for name in a.only.split(","):  # only the runs this invocation re-trains
+        for sub in {"sr": ("sr", "sr-warmup")}.get(name, (name,)):
+            shutil.rmtree(out / sub, ignore_errors=True)
     fns = {"sr": bench_sr, "inpaint": bench_inpaint, "colorize": bench_colorize, "cyclegan": bench_cyclegan}
     rows = []
     for name in a.only.split(","):
         t0 = time.time()
-        steps = a.steps if name != "cyclegan" else max(1, a.steps // 3)
+        steps = getattr(a, f"{name}_steps") or (a.steps if name != "cyclegan" else max(1, a.steps // 3))
         got = fns[name](steps, out)
         for r in got:
             r["train_steps"], r["seconds"] = steps, round(time.time() - t0)
         rows += got
         for r in got:
             print("  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in r.items()), flush=True)
-    (out / "results.json").write_text(json.dumps(rows, indent=2, default=float))
+    (out / f"results-{a.only.replace(',', '-')}.json").write_text(json.dumps(rows, indent=2, default=float))
 
 
 if __name__ == "__main__":

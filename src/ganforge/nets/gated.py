@@ -4,9 +4,35 @@ are suppressed instead of being averaged in as with plain convs. Input: masked i
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from . import register_net
+
+
+def smooth_fill(image: torch.Tensor, mask: torch.Tensor, iters: int = 100) -> torch.Tensor:
+    """A smooth (harmonic) interpolation of the hole from its border; known pixels unchanged.
+    mask: 1 = hole. Push-pull (Gortler et al. 1996: average the known pixels down a x2 pyramid,
+    fill each level's holes from the upsampled coarser one) gives the start, then `iters` Jacobi
+    steps of Laplace's equation in the hole. Measured on the benchmark's held-out 48 px tiles
+    (holes 33%): push-pull alone 20.45 dB, + 50 steps 21.28 dB, + 100 steps 21.43 dB;
+    OpenCV Telea 20.62 dB (benchmarks/image_to_image.py reports the fill alone too)."""
+    known = 1 - mask
+    levels = [(image * known, known)]
+    while min(levels[-1][1].shape[-2:]) > 1:
+        x, k = levels[-1]
+        levels.append((F.avg_pool2d(x, 2, ceil_mode=True), F.avg_pool2d(k, 2, ceil_mode=True)))
+    x, k = levels.pop()
+    fill = x / k.clamp_min(1e-6)
+    for x, k in reversed(levels):  # x is the known pixels' sum weighted by coverage k
+        up = F.interpolate(fill, size=x.shape[-2:], mode="bilinear", align_corners=False)
+        fill = x + (1 - k) * up
+    c = image.shape[1]
+    cross = torch.tensor([[0, .25, 0], [.25, 0, .25], [0, .25, 0]], dtype=image.dtype, device=image.device)
+    for _ in range(iters):
+        avg = F.conv2d(F.pad(fill, (1, 1, 1, 1), mode="replicate"), cross.expand(c, 1, 3, 3), groups=c)
+        fill = image * known + avg * mask
+    return fill
 
 
 class GatedConv(nn.Module):
@@ -25,9 +51,9 @@ class GatedConv(nn.Module):
 class GatedInpaintNet(nn.Module):
     """Encoder (x4 down), dilated gated convs for a wide receptive field, decoder (x4 up)."""
 
-    def __init__(self, in_ch: int = 3, channels: int = 32):
+    def __init__(self, in_ch: int = 3, channels: int = 32, coarse_fill: bool = False):
         super().__init__()
-        self.multiple, self.min_size = 4, 16
+        self.multiple, self.min_size, self.coarse_fill = 4, 16, coarse_fill
         c = channels
         self.net = nn.Sequential(
             GatedConv(in_ch + 1, c, 5), GatedConv(c, 2 * c, 3, 2), GatedConv(2 * c, 2 * c),
@@ -36,10 +62,17 @@ class GatedInpaintNet(nn.Module):
             nn.Upsample(scale_factor=2, mode="nearest"), GatedConv(4 * c, 2 * c),
             nn.Upsample(scale_factor=2, mode="nearest"), GatedConv(2 * c, c),
             GatedConv(c, in_ch, 3, act=False))
+        if coarse_fill:  # the net predicts a correction to smooth_fill and starts exactly at it
+            last = self.net[-1].conv
+            nn.init.zeros_(last.weight[:in_ch])
+            nn.init.zeros_(last.bias[:in_ch])
 
     def forward(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """image in [-1, 1] with anything in the hole; mask (N, 1, H, W), 1 = hole. The output
         keeps the known pixels and fills the hole."""
-        x = torch.cat([image * (1 - mask), mask], 1)
-        filled = torch.tanh(self.net(x))
+        if self.coarse_fill:
+            coarse = smooth_fill(image * (1 - mask), mask)
+            filled = (coarse + self.net(torch.cat([coarse, mask], 1))).clamp(-1, 1)
+        else:
+            filled = torch.tanh(self.net(torch.cat([image * (1 - mask), mask], 1)))
         return image * (1 - mask) + filled * mask

@@ -1,6 +1,8 @@
-"""`inpaint`: fill holes (Yu et al. 2019 style). G: gated convolutions on masked image + mask;
-D: spectral-norm PatchGAN on (image, mask) with hinge loss. G loss: L1 reconstruction (holes
-weighted up) + a small adversarial term. Training masks: random free-form strokes or boxes."""
+"""`inpaint`: fill holes (Yu et al. 2019 style). G: gated convolutions on (smooth fill of the
+hole, mask), predicting a correction to that fill (nets/gated.py), so an untrained G already
+matches a classical smooth fill; D: spectral-norm PatchGAN on (image, mask) with hinge loss.
+G loss: L1 reconstruction (holes weighted up) + a small adversarial term. Training masks:
+free-form strokes, boxes, or both at once (a third each)."""
 from __future__ import annotations
 
 import math
@@ -9,7 +11,7 @@ import torch
 
 from . import register_family
 from .base import Phase
-from .image_base import ImageToImage
+from .image_base import I2I_DEFAULTS, ImageToImage
 from .losses import d_loss, g_loss
 from ..nets import gated, patchgan  # noqa: F401  (registers the nets)
 
@@ -43,13 +45,22 @@ def random_masks(n: int, size: int, device=None) -> torch.Tensor:
     return masks[:, None].to(device)
 
 
+def training_masks(n: int, size: int, device=None) -> torch.Tensor:
+    """A stroke, a box, or the union of both (a third each): large holes are common in use."""
+    pairs = random_masks(2 * n, size).view(n, 2, 1, size, size)  # [stroke, box] per row
+    pick = torch.randint(3, (n,))
+    m = torch.where((pick == 2)[:, None, None, None], pairs.amax(1), pairs[torch.arange(n), pick.clamp(max=1)])
+    return m.to(device)
+
+
 @register_family("inpaint")
 class Inpaint(ImageToImage):
     task = "inpaint"
     adv_weight, hole_weight = 0.01, 5.0
+    defaults = dict(I2I_DEFAULTS, image_size=48, lr_decay=True)
 
     def net_specs(self, cfg):
-        return {"G": {"net": "gated_inpaint", "kwargs": dict(in_ch=3, channels=cfg.channels)},
+        return {"G": {"net": "gated_inpaint", "kwargs": dict(in_ch=3, channels=cfg.channels, coarse_fill=True)},
                 "D": {"net": "patchgan", "kwargs": dict(in_ch=4, channels=cfg.channels, n_layers=2, spectral=True)}}
 
     def make_phases(self, cfg):
@@ -58,7 +69,7 @@ class Inpaint(ImageToImage):
 
     def split(self, x):
         img = x[:, :3]
-        return (img, random_masks(len(img), img.shape[-1], img.device)), img
+        return (img, training_masks(len(img), img.shape[-1], img.device)), img
 
     def apply_g(self, net, inp):
         return net(*inp)

@@ -15,7 +15,9 @@ from ..nets import unet, patchgan  # noqa: F401  (registers the nets)
 class Pix2Pix(ImageToImage):
     domains = "paired"
     l1_weight = 100.0            # the paper's lambda
+    adv_weight = 1.0
     in_ch, out_ch = 3, 3
+    warmup = 0                   # steps with the reconstruction loss only (colorize sets it)
 
     def net_specs(self, cfg):
         return {"G": {"net": "unet", "kwargs": dict(in_ch=self.in_ch, out_ch=self.out_ch, channels=cfg.channels,
@@ -30,13 +32,20 @@ class Pix2Pix(ImageToImage):
     def split(self, x):
         return x[:, :3], x[:, 3:6]
 
+    def recon(self, fake, target):
+        """The reconstruction loss (weighted by l1_weight): L1, as in the paper."""
+        return (fake - target).abs().mean()
+
     def g_step(self, batch, ctx):
         inp, target = self.split(batch[0])
         fake = self.apply_g(self.nets["G"], inp)
-        adv = g_loss(self.cfg.loss, self.nets["D"](torch.cat([inp, fake], 1)))
-        l1 = (fake - target).abs().mean()
+        rec = self.l1_weight * self.recon(fake, target)
         ctx["inp"], ctx["fake"], ctx["target"] = inp, fake.detach(), target
-        return adv + self.l1_weight * l1, {"g_loss": adv.detach(), "l1": l1.detach()}
+        stats = {"l1": (fake - target).abs().mean().detach()}
+        if ctx["step"] < self.warmup:  # D still trains, so it is ready when the adversarial term starts
+            return rec, stats
+        adv = g_loss(self.cfg.loss, self.nets["D"](torch.cat([inp, fake], 1)))
+        return self.adv_weight * adv + rec, {**stats, "g_loss": adv.detach()}
 
     def d_step(self, batch, ctx):
         D, inp = self.nets["D"], ctx["inp"]
