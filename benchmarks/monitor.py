@@ -50,7 +50,7 @@ class InjectNaN:
         p.register_hook(hook)
 
 
-def tiny_digits(path: Path, n: int = 64) -> str:
+def tiny_digits(path: Path, n: int = 32) -> str:
     ds = load_dataset("digits")
     np.savez(path, images=((ds.x[:n].numpy() + 1) * 127.5).round().astype(np.uint8).transpose(0, 2, 3, 1))
     return str(path)
@@ -66,6 +66,7 @@ CASES = {
                                       z_dim=16, lr_g=1e-3, lr_d=1e-4, batch_size=512), 0, "mode_collapse", True),
     "strong_d": ("ring8", dict(steps=1000, lr_g=1e-5, lr_d=2e-3, n_critic=5), 0, "d_overpowering", True),
     "nan": ("ring8", dict(steps=1000), 400, "nan", True),
+    # onset: the first near-copy check above the fresh-sample rate (1%), read from the run's log
     "tiny_data": ("TINY", dict(model="dcgan", steps=3000, log_every=25), None, "memorisation", False),
     "healthy_ring8": ("ring8", {}, None, None, False),
     "healthy_grid25": ("grid25", {}, None, None, False),
@@ -111,8 +112,10 @@ def run_case(name: str, mode: str, scale: float, tmp: Path) -> dict:
     if expect == "divergence":  # an exploding run may first show as NaN or as a dead (collapsed) G
         hit = hit or [f for f in findings if f["finding"] in ("nan", "mode_collapse", "d_overpowering")]
     first = hit[0] if hit else None
+    if name == "tiny_data":
+        onset = next((r["step"] for r in log if r.get("near_copy", 0) > 0.01), None)
     losses = [r for r in log if "d_loss" in r]
-    res = {"case": name, "mode": mode, "data": str(data) if not str(data).endswith(".npz") else "digits[:64] npz",
+    res = {"case": name, "mode": mode, "data": str(data) if not str(data).endswith(".npz") else "digits[:32] npz",
            "detected": bool(first) if expect else None,
            "finding": f"{first['finding']}/{first['severity']}" if first else "-",
            "detected_at": first["step"] if first else None,

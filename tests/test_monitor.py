@@ -99,11 +99,15 @@ def test_mode_collapse_when_modes_are_never_reached():
 
 def test_memorisation_share_rising():
     recs = healthy(6)
-    recs[1]["near_copy"], recs[3]["near_copy"] = 0.01, 0.02
+    recs[1]["near_copy"], recs[3]["near_copy"] = 0.01, 0.015
     assert det.memorisation(recs) is None
     recs[4]["near_copy"], recs[5]["near_copy"] = 0.3, 0.4
     f = det.memorisation(recs)
     assert f.severity == "problem" and f.onset == recs[4]["step"]
+    recs[4]["near_copy"], recs[5]["near_copy"] = 0.025, 0.03  # 2.5x the fresh-sample rate, rising
+    assert det.memorisation(recs).severity == "warning"
+    recs[1]["near_copy"] = 0.04  # as high at the first check: the data's own, not a rise
+    assert det.memorisation(recs) is None
 
 
 def test_d_too_weak_and_oscillation_are_warnings():

@@ -25,6 +25,8 @@ HEALTHY = "healthy.safetensors"
 COVERAGE_SD = 5  # ring8: within 0.15 of a mode (modes 0.77 apart); grid25: within 0.75 (2 apart)
 PROBE_N = 256          # fixed-noise batch for diversity / mode count
 MEM_EVERY = 10         # near-copy check every this many log steps (images, small data only)
+MEM_EVERY_TINY = 2     # ... for <= MEM_TINY examples, where memorisation sets in and checks are cheap
+MEM_TINY = 2000
 MEM_MAX_TRAIN = 20000  # larger training sets are not memorised in a short run; skip the cost
 AFTER = 10             # records after a fix at which its "after" numbers are logged
 
@@ -94,7 +96,8 @@ class HealthMonitor:
             # when a sample lies within 3·COVERAGE_SD sd of it (still far from the next mode).
             ms = mode_stats(flat.numpy(), np.array(self.means), COVERAGE_SD * self.data.info["sd"])
             out.update(modes=ms["modes"], of_modes=ms["of_modes"])
-        if self.mem and self.calls % MEM_EVERY == 0:
+        every = MEM_EVERY_TINY if len(self.data.x) <= MEM_TINY else MEM_EVERY
+        if self.mem and self.calls % every == 0:
             from ..metrics.memorisation import memorisation
             out["near_copy"] = round(memorisation(self.data.x, x)["near_copy_share"], 4)
         return out
