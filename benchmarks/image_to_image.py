@@ -3,13 +3,17 @@ photos and scores it on held-out photos (scikit-image `chelsea`, scikit-learn `f
 
   SR x4      PSNR / SSIM (torchmetrics) and high-frequency energy of bicubic, the warm-up
              (SRResNet, pixel loss only) net and the SRGAN (warm-up + adversarial steps)
-  inpaint    PSNR and L1 inside the holes (>= 15% of the image) vs OpenCV Telea
+  inpaint    PSNR and L1 inside the holes (>= 15% of the image) vs OpenCV Telea, and vs the
+             smooth fill that ganforge's G starts from (to show what the learned part adds)
   colorize   mean CIE76 colour error (Delta E, Lab) vs predicting the training photos' mean colour
   cyclegan   on photos vs a known colour transform of them: translation error vs the true B,
              cycle error, and the identity-mapping baseline
 
 Usage: OMP_NUM_THREADS=1 python benchmarks/image_to_image.py [--only sr,inpaint,colorize,cyclegan]
-       [--steps 300] [--out runs/bench-i2i]. Prints a table; writes results.json in --out.
+       [--steps 300] [--sr-steps N] [--inpaint-steps N] [--colorize-steps N] [--cyclegan-steps N]
+       [--out runs/bench-i2i]. Each family trains with its own defaults (objectives/*.py).
+       Prints a table; writes results-<only>.json in --out (re-trains only the families in --only).
+Measured (benchmarks/results/image_to_image.md): --sr-steps 2400 --inpaint-steps 1200 --colorize-steps 1500.
 """
 from __future__ import annotations
 

@@ -139,7 +139,9 @@ def test_srgan_warms_up_then_goes_adversarial_and_upscales(photos, tmp_path, cap
 def test_inpaint_fills_holes_keeps_the_rest_and_checks_mask(photos, tmp_path, capsys):
     run = ganforge.train("photos", model="inpaint", out=tmp_path / "inp", steps=30, **FAST)
     hole = stats(run, "hole_l1")
-    assert np.mean(hole[-2:]) < np.mean(hole[:2])
+    assert hole and np.isfinite(hole).all()
+    # G starts exactly at the smooth (harmonic) fill and trains a correction to it (zero at start)
+    assert ImageModel.load(run.path).net.net[-1].conv.weight[:3].abs().max() > 0
     img = np.asarray(Image.open(photos / "cat.png"))
     mask = np.zeros(img.shape[:2], np.uint8)
     mask[20:50, 30:70] = 255
@@ -151,6 +153,8 @@ def test_inpaint_fills_holes_keeps_the_rest_and_checks_mask(photos, tmp_path, ca
     keep = mask == 0
     assert np.abs(filled[keep] - img[keep]).max() <= 1  # known pixels untouched
     assert np.abs(filled[~keep] - img[~keep]).mean() < np.abs(0.0 - img[~keep]).mean()  # beats black fill
+    mean_fill = img[keep].mean(0)
+    assert np.abs(filled[~keep] - img[~keep]).mean() < np.abs(mean_fill - img[~keep]).mean()  # and mean colour
     Image.fromarray(mask[:40]).save(tmp_path / "small.png")
     code, _, err = run_cli(["inpaint", str(run.path), str(photos / "cat.png"), "--mask", str(tmp_path / "small.png"),
                             "--out", str(tmp_path / "g.png")], capsys)
@@ -192,7 +196,8 @@ def test_lapgan_pyramid_trains_and_samples_from_noise(tmp_path):
 def test_inpaint_resume_is_exact(tmp_path):
     """Masks come from the checkpointed global RNG; previews must not consume it."""
     from safetensors.torch import load_file
-    opts = dict(FAST, channels=8, log_every=2, ckpt_every=2)
+    # lr_decay off: its schedule spans --steps, which differs between the two halves here
+    opts = dict(FAST, channels=8, log_every=2, ckpt_every=2, lr_decay=False)
     ganforge.train("photos", model="inpaint", out=tmp_path / "a", steps=4, **opts)
     ganforge.train("photos", model="inpaint", out=tmp_path / "b", steps=2, **opts)
     ganforge.train("photos", model="inpaint", out=tmp_path / "b", steps=4, resume=True, **opts)

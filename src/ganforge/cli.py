@@ -41,7 +41,8 @@ def cli():
 @click.option("--ac-weight", type=float, help="cgan: AC-GAN classifier loss weight (0 = off).")
 @click.option("--image-size", type=int, help="Resize folder images to this square size.")
 @click.option("--scale", type=int, help="srgan: upscale factor, 2 or 4 (default 4).")
-@click.option("--warmup-steps", type=int, help="srgan: pixel-loss-only steps before the adversarial loss.")
+@click.option("--warmup-steps", type=int, help="srgan: pixel-loss-only steps before the adversarial loss (default steps/4); "
+                   "colorize: reconstruction-only steps (default steps/2).")
 @click.option("--seed", type=int)
 @click.option("--device", help="auto, cpu, cuda, cuda:1 ...")
 @click.option("--precision", type=click.Choice(("fp32", "bf16", "fp16", "auto")),
