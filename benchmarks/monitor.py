@@ -67,7 +67,7 @@ CASES = {
     "strong_d": ("ring8", dict(steps=1000, lr_g=1e-5, lr_d=2e-3, n_critic=5), 0, "d_overpowering", True),
     "nan": ("ring8", dict(steps=1000), 400, "nan", True),
     # onset: the first near-copy check above the fresh-sample rate (1%), read from the run's log
-    "tiny_data": ("TINY", dict(model="dcgan", steps=3000, log_every=25), None, "memorisation", False),
+    "tiny_data": ("TINY", dict(model="dcgan", steps=3000, log_every=25, batch_size=32), None, "memorisation", False),
     "healthy_ring8": ("ring8", {}, None, None, False),
     "healthy_grid25": ("grid25", {}, None, None, False),
     "healthy_digits": ("digits", {}, None, None, False),

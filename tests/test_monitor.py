@@ -213,7 +213,7 @@ def test_fix_remedies_change_the_live_training_setup(tmp_path):
     strong = trainer(lr_g=1e-5, lr_d=2e-3, n_critic=5)  # D far ahead of G
     change = remedy.apply(strong, "d_overpowering")
     assert "n_critic 5 -> 1" in change and strong.family.phases[0].repeats == 1
-    assert lr(strong, "D") == pytest.approx(1e-5)
+    assert lr(strong, "G") == pytest.approx(2e-3) and lr(strong, "D") == pytest.approx(2e-3)
     hopping = trainer(loss="minimax", r1_gamma=0.0, lr_g=1e-3, lr_d=1e-4)  # G 10x faster than D
     change = remedy.apply(hopping, "mode_collapse")
     assert hopping.cfg.loss == "ns" and hopping.cfg.r1_gamma == remedy.R1_START

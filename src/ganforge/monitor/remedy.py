@@ -6,7 +6,7 @@ learning rates; they are logged, and the saved config of later checkpoints recor
 |----------------|-------------------------------------------------------------------|
 | nan            | halve lr_g and lr_d                                               |
 | divergence     | divide lr_g and lr_d by 10 (an explosion means far too high)      |
-| d_overpowering | minimax -> ns loss; else n_critic -> 1 and lr_d down to lr_g;     |
+| d_overpowering | minimax -> ns loss; else n_critic -> 1 and lr_g up to lr_d;       |
 |                | else halve lr_d                                                   |
 | mode_collapse  | minimax -> ns loss; R1 on real data (gamma 0.01, else doubled);   |
 |                | lr_d raised to lr_g if it was lower                               |
@@ -55,7 +55,7 @@ def _tenth_both(trainer) -> str:
 
 def _d_overpowering(trainer) -> str:
     """minimax -> ns (G's gradient does not saturate); else take away D's head start (n_critic
-    -> 1, lr_D down to lr_G); else halve lr_D."""
+    -> 1, lr_G up to lr_D); else halve lr_D."""
     if (change := _loss_to_ns(trainer)):
         return change
     phase = "D" if "D" in trainer.optimizers else next(iter(trainer.optimizers))
@@ -66,9 +66,11 @@ def _d_overpowering(trainer) -> str:
         parts.append(f"n_critic {cfg.n_critic} -> 1")
         cfg.n_critic = d_phase.repeats = 1
     if "G" in trainer.optimizers and phase == "D":
+        # G catches up (lr_G raised to lr_D) rather than D slowing down: lowering lr_D to a
+        # too-small lr_G left ring8 learning nothing in the benchmark's strong-D case.
         lr_g, lr_d = (trainer.optimizers[k].param_groups[0]["lr"] for k in ("G", "D"))
         if lr_d > lr_g:
-            parts.append(scale_lr(trainer, "D", lr_g / lr_d))
+            parts.append(scale_lr(trainer, "G", lr_d / lr_g))
     return "; ".join(parts) or scale_lr(trainer, phase, 0.5)
 
 
