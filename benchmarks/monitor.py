@@ -58,6 +58,19 @@ def tiny_digits(path: Path, n: int = 32) -> str:
 
 LOGS = "benchmarks/results/monitor_logs"
 
+
+def memorisation_onset(log: list[dict], rate: float = 0.01) -> int | None:
+    """A gradual fault's onset: the first near-copy check from which the share stays above the
+    fresh-sample rate (1%) for the rest of the run (single-check blips above it do not count)."""
+    checks = [(r["step"], r["near_copy"]) for r in log if "near_copy" in r]
+    onset = None
+    for step, share in checks:
+        if share <= rate:
+            onset = None
+        elif onset is None:
+            onset = step
+    return onset
+
 # name: (data, options, fault onset step, expected finding, try fix?)
 CASES = {
     "lr_high": ("ring8", dict(steps=1000, lr=0.05), 0, "divergence", True),
@@ -66,7 +79,7 @@ CASES = {
                                       z_dim=16, lr_g=1e-3, lr_d=1e-4, batch_size=512), 0, "mode_collapse", True),
     "strong_d": ("ring8", dict(steps=1000, lr_g=1e-5, lr_d=2e-3, n_critic=5), 0, "d_overpowering", True),
     "nan": ("ring8", dict(steps=1000), 400, "nan", True),
-    # onset: the first near-copy check above the fresh-sample rate (1%), read from the run's log
+    # onset: from the run's own log, the check from which the near-copy share stays above 1%
     "tiny_data": ("TINY", dict(model="dcgan", steps=3000, log_every=25, batch_size=32), None, "memorisation", False),
     "healthy_ring8": ("ring8", {}, None, None, False),
     "healthy_grid25": ("grid25", {}, None, None, False),
@@ -113,7 +126,7 @@ def run_case(name: str, mode: str, scale: float, tmp: Path) -> dict:
         hit = hit or [f for f in findings if f["finding"] in ("nan", "mode_collapse", "d_overpowering")]
     first = hit[0] if hit else None
     if name == "tiny_data":
-        onset = next((r["step"] for r in log if r.get("near_copy", 0) > 0.01), None)
+        onset = memorisation_onset(log)
     losses = [r for r in log if "d_loss" in r]
     res = {"case": name, "mode": mode, "data": str(data) if not str(data).endswith(".npz") else "digits[:32] npz",
            "detected": bool(first) if expect else None,
