@@ -141,7 +141,8 @@ def main():
     load1 = os.getloadavg()
     doc = [
         "# UCI Adult: ganforge TabularGAN vs CTGAN", "",
-        f"Command: `python benchmarks/tabular_adult.py{' --with-ctgan' if args.with_ctgan or args.ctgan_cache else ''}"
+        f"Command: `python benchmarks/tabular_adult.py{' --with-ctgan' if args.with_ctgan else ''}"
+        f"{f' --ctgan-cache {args.ctgan_cache}' if args.ctgan_cache else ''}"
         f"{f' --ctgan-epochs {args.ctgan_epochs}' if args.ctgan_epochs != 300 else ''}"
         f"{f' --epochs {args.epochs}' if args.epochs else ''}` — {time.strftime('%Y-%m-%d %H:%M')}, "
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch threads {args.threads}, "
