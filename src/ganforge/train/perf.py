@@ -57,7 +57,9 @@ def set_threads(cfg, family, device: torch.device, world_size: int = 1) -> int |
         if os.environ.get("OMP_NUM_THREADS"):
             return torch.get_num_threads()  # the user's choice stands
         # only ever lower torch's current setting: a caller's torch.set_num_threads(1) stands
-        n = min(torch.get_num_threads(), default_threads(world_size))
+        # (and then the 0.25 s idle-core measurement is skipped)
+        current = torch.get_num_threads()
+        n = 1 if current == 1 else min(current, default_threads(world_size))
     torch.set_num_threads(n)
     return n
 
