@@ -122,7 +122,8 @@ DATASET_DEFAULTS: dict[str, dict] = {
     # Adam betas (0, 0.9) sharpen it further (HQ 90.5% -> 95.2%, mean of seeds 0-2). On grid25
     # the same betas lost 4 modes on seed 2, so grid25 keeps (0.5, 0.999).
     # ring8's R1 on 64 of the 256 real points: 30% less wall time, same HQ (seeds 0-2: 95.0% vs
-    # 95.2%); on grid25 it unbalanced the modes (seed 1: 23/25, reverse KL 0.22), so not there.
+    # 95.2%); on grid25 it unbalanced the modes (seed 1: 23/25, reverse KL 0.22; 128 rows: seed 0
+    # reverse KL 0.074), so not there.
     "ring8": dict(model="vanilla", steps=2500, batch_size=256, lr_g=1e-3, lr_d=1e-3, z_dim=2,
                   hidden=256, depth=3, lr_decay=True, ema_decay=0.99, r1_gamma=1e-3, betas=(0.0, 0.9),
                   r1_batch=64),
