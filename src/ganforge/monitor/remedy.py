@@ -53,6 +53,14 @@ def _tenth_both(trainer) -> str:
     return "; ".join(scale_lr(trainer, p, 0.1) for p in trainer.optimizers)
 
 
+def _catch_up(trainer, slow: str, fast: str) -> str | None:
+    """Raise phase `slow`'s lr to phase `fast`'s if it is lower (both phases must exist)."""
+    if not {slow, fast} <= set(trainer.optimizers):
+        return None
+    lr_slow, lr_fast = (trainer.optimizers[k].param_groups[0]["lr"] for k in (slow, fast))
+    return scale_lr(trainer, slow, lr_fast / lr_slow) if lr_fast > lr_slow else None
+
+
 def _d_overpowering(trainer) -> str:
     """minimax -> ns (G's gradient does not saturate); else take away D's head start (n_critic
     -> 1, lr_G up to lr_D); else halve lr_D."""
@@ -65,13 +73,10 @@ def _d_overpowering(trainer) -> str:
     if getattr(cfg, "n_critic", 1) > 1 and d_phase is not None:
         parts.append(f"n_critic {cfg.n_critic} -> 1")
         cfg.n_critic = d_phase.repeats = 1
-    if "G" in trainer.optimizers and phase == "D":
-        # G catches up (lr_G raised to lr_D) rather than D slowing down: lowering lr_D to a
-        # too-small lr_G left ring8 learning nothing in the benchmark's strong-D case.
-        lr_g, lr_d = (trainer.optimizers[k].param_groups[0]["lr"] for k in ("G", "D"))
-        if lr_d > lr_g:
-            parts.append(scale_lr(trainer, "G", lr_d / lr_g))
-    return "; ".join(parts) or scale_lr(trainer, phase, 0.5)
+    # G catches up (lr_G raised to lr_D) rather than D slowing down: lowering lr_D to a
+    # too-small lr_G left ring8 learning nothing in the benchmark's strong-D case.
+    parts.append(_catch_up(trainer, "G", "D"))
+    return "; ".join(p for p in parts if p) or scale_lr(trainer, phase, 0.5)
 
 
 def _mode_collapse(trainer) -> str:
@@ -85,10 +90,7 @@ def _mode_collapse(trainer) -> str:
     parts = [_loss_to_ns(trainer), f"r1_gamma {before:g} -> {cfg.r1_gamma:g}"]
     # A G that learns faster than its D chases D's latest favourite region (mode hopping):
     # raise lr_D to lr_G (the two-timescale rule: D at least as fast as G).
-    if {"G", "D"} <= set(trainer.optimizers):
-        lr_g, lr_d = (trainer.optimizers[k].param_groups[0]["lr"] for k in ("G", "D"))
-        if lr_g > lr_d:
-            parts.append(scale_lr(trainer, "D", lr_g / lr_d))
+    parts.append(_catch_up(trainer, "D", "G"))
     return "; ".join(p for p in parts if p)
 
 

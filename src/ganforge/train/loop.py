@@ -43,7 +43,7 @@ class Trainer:
         self.dist = dist_from_env()  # torchrun world (train/distributed.py); no-op alone
         self.device = self.dist.device(pick_device(cfg.device))
         family.to(self.device)
-        self.threads = perf.set_threads(cfg, family, self.device, self.dist.world_size)
+        self.threads = perf.set_threads(cfg, self.device, self.dist.world_size)
         if cfg.channels_last:
             perf.channels_last(family)
         self.dist.start(family.nets, cfg.seed)

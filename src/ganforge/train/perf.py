@@ -49,7 +49,7 @@ def busy_cores(window: float = 0.25) -> float:
             return 0.0
 
 
-def set_threads(cfg, family, device: torch.device, world_size: int = 1) -> int | None:
+def set_threads(cfg, device: torch.device, world_size: int = 1) -> int | None:
     if device.type != "cpu":
         return None
     n = getattr(cfg, "threads", 0) or 0
