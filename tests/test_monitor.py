@@ -214,10 +214,20 @@ def test_fix_remedies_change_the_live_training_setup(tmp_path):
     change = remedy.apply(strong, "d_overpowering")
     assert "n_critic 5 -> 1" in change and strong.family.phases[0].repeats == 1
     assert lr(strong, "G") == pytest.approx(2e-3) and lr(strong, "D") == pytest.approx(2e-3)
-    hopping = trainer(loss="minimax", r1_gamma=0.0, lr_g=1e-3, lr_d=1e-4)  # G 10x faster than D
+    hopping = trainer(loss="minimax", r1_gamma=0.0, lr_g=1e-3, lr_d=1e-4, ema_decay=0.0)  # G 10x faster than D
+    before_fix = hopping.state_dict()  # a healthy state saved before the EMA existed
     change = remedy.apply(hopping, "mode_collapse")
     assert hopping.cfg.loss == "ns" and hopping.cfg.r1_gamma == remedy.R1_START
     assert lr(hopping, "D") == pytest.approx(1e-3) and lr(hopping, "G") == pytest.approx(1e-3)
+    assert "EMA" in change and hopping.cfg.ema_decay == remedy.EMA_START and hopping.ema is not None
+    hopping.run.path.mkdir(parents=True)
+    hopping.fit()  # the EMA copy trains along and becomes the sampling net
+    G, avg = hopping.family.nets["G"], hopping.ema.copies["G"]
+    assert hopping.generator().net is avg
+    assert any(not torch.equal(a, b) for a, b in zip(G.parameters(), avg.parameters()))
+    hopping.load_state_dict(before_fix)  # a later rollback: the EMA restarts from that G
+    assert all(torch.equal(a, b) for a, b in zip(G.parameters(), avg.parameters()))
+    assert remedy.apply(hopping, "mode_collapse").count("EMA") == 0  # started only once
     exploding = trainer(lr_g=0.05, lr_d=0.05)
     remedy.apply(exploding, "divergence")
     assert lr(exploding, "G") == pytest.approx(0.005) and lr(exploding, "D") == pytest.approx(0.005)

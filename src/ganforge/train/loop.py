@@ -82,9 +82,9 @@ class Trainer:
     def load_state_dict(self, s: dict) -> None:
         for k, n in self.family.nets.items():
             n.load_state_dict(s["nets"][k])
-        if self.ema:
+        if self.ema:  # an EMA started by a fix after this state was saved restarts from G
             for k, n in self.ema.copies.items():
-                n.load_state_dict(s["ema"][k])
+                n.load_state_dict(s["ema"].get(k, s["nets"][k]))
         for k, o in self.optimizers.items():
             o.load_state_dict(s["optimizers"][k])
         for k, sch in self.schedulers.items():
