@@ -99,13 +99,9 @@ def _mode_collapse(trainer) -> str:
 def _start_ema(trainer) -> str | None:
     """Sample from an EMA of G from here on (a no-EMA G hops between modes; its average covers
     more of them: grid25 proxy of the benchmark's fixed collapse run, 17 -> 22 modes)."""
-    fam, cfg = trainer.family, trainer.cfg
-    name = getattr(fam, "generator_name", None)
-    if trainer.ema is not None or getattr(cfg, "ema_decay", None) != 0 or name not in fam.nets:
+    if trainer.ema is not None or getattr(trainer.cfg, "ema_decay", None) != 0:
         return None
-    from ..train.ema import EMA
-    cfg.ema_decay, fam.ema = EMA_START, (name,)
-    trainer.ema = EMA({name: fam.nets[name]}, EMA_START)
+    trainer.start_ema(EMA_START)
     return f"EMA of G off -> {EMA_START}"
 
 

@@ -57,11 +57,20 @@ class Trainer:
             total = cfg.steps
             self.schedulers = {k: torch.optim.lr_scheduler.LambdaLR(o, lambda t: max(0.0, 1 - t / total))
                                for k, o in self.optimizers.items()}
-        self.ema = EMA({k: family.nets[k] for k in family.ema}, cfg.ema_decay) if family.ema else None
+        self.ema = None
+        if family.ema:
+            self.start_ema(cfg.ema_decay)
         if cfg.compile:
             perf.compile_nets(family, cfg)
         self.step = 0
         self.last_record: dict = {}
+
+    def start_ema(self, decay: float) -> None:
+        """Keep EMA copies of the family's `ema` nets (its generator if it names none); also
+        called mid-run by the mode-collapse fix. Records the decay in the config it saves."""
+        self.family.ema = self.family.ema or (self.family.generator_name,)
+        self.cfg.ema_decay = decay
+        self.ema = EMA({k: self.family.nets[k] for k in self.family.ema}, decay)
 
     # ---- state -------------------------------------------------------------------------
     def state_dict(self) -> dict:
