@@ -15,13 +15,45 @@ from conftest import FAST
 CPU = torch.device("cpu")
 
 
-def test_auto_precision_is_fp32_on_cpu_and_fp16_needs_cuda():
-    assert resolve_precision("auto", CPU) == "fp32"  # measured: bf16 is emulated on AVX2
+def test_auto_precision_follows_the_family_and_the_cpu(monkeypatch):
+    from ganforge.train import precision
     assert resolve_precision("bf16", CPU) == "bf16"
+    assert resolve_precision("auto", CPU, fast_path=False) == "fp32"  # 2D/tabular/image-to-image
+    monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda: True)
+    assert resolve_precision("auto", CPU, fast_path=True) == "bf16"
+    monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda: False)  # emulated bf16: slower
+    assert resolve_precision("auto", CPU, fast_path=True) == "fp32"
     with pytest.raises(GanforgeError, match="CUDA"):
         resolve_precision("fp16", CPU)
     with pytest.raises(GanforgeError, match="precision"):
         TrainConfig(precision="fp8").validate()
+
+
+def test_fast_path_defaults_reach_conv_families_only(tmp_path, monkeypatch):
+    """dcgan on images: auto -> bf16 (on a native-bf16 CPU) and NHWC weights; vanilla on 2D
+    points stays fp32 and NCHW-free; the resolved precision is recorded in config.json."""
+    import json
+    from ganforge.train import precision
+    monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda: True)
+    opts = dict(FAST, steps=2, sample_every=10**6, ckpt_every=10**6)
+    conv = ganforge.train("digits", out=tmp_path / "c", model="dcgan", channels=8, **opts)
+    mlp = ganforge.train("ring8", out=tmp_path / "m", hidden=16, depth=1, **opts)
+    cfg = {n: json.loads((r.path / "config.json").read_text()) for n, r in (("c", conv), ("m", mlp))}
+    assert cfg["c"]["precision"] == "bf16" and cfg["m"]["precision"] == "fp32"
+    from ganforge.train.loop import Trainer
+    seen = {}
+    real_init = Trainer.__init__
+
+    def spy(self, family, *a, **k):
+        real_init(self, family, *a, **k)
+        w = next(m.weight for m in family.nets["D"].modules()
+                 if isinstance(m, torch.nn.Conv2d) and m.in_channels > 1)  # C=1: both layouts agree
+        seen["nhwc"] = w.is_contiguous(memory_format=torch.channels_last) and not w.is_contiguous()
+    monkeypatch.setattr(Trainer, "__init__", spy)
+    ganforge.train("digits", out=tmp_path / "c2", model="dcgan", channels=8, **opts)
+    assert seen["nhwc"]
+    ganforge.train("digits", out=tmp_path / "c3", model="dcgan", channels=8, channels_last=False, **opts)
+    assert not seen["nhwc"]
 
 
 def test_bf16_keeps_outputs_and_penalties_fp32_and_close_to_fp32():
@@ -54,7 +86,7 @@ def _ring_distance(tmp_path, precision):
 
 
 def test_bf16_training_learns_ring8_like_fp32(tmp_path):
-    """Short run (bf16 is emulated on AVX2 CPUs, so slow here): the samples move onto the ring
+    """Short run (slow where bf16 is emulated, as on AVX2-only CPUs): the samples move onto the ring
     (an untrained G sits near the centre, distance ~1) as close as fp32's do."""
     bf16, fp32 = _ring_distance(tmp_path, "bf16"), _ring_distance(tmp_path, "fp32")
     assert bf16 < 0.5 and bf16 < 1.5 * fp32 + 0.05, (bf16, fp32)

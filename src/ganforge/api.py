@@ -102,7 +102,7 @@ def train(data: str = "ring8", model: str | None = None, out: str | Path | None 
         trainer.resume()
     if trainer.dist.is_main:  # under torchrun only rank 0 writes the run folder
         run.path.mkdir(parents=True, exist_ok=True)
-        run.write_config(cfg.to_dict(), dataset.meta(), family.name)
+        run.write_config(cfg.to_dict(), dataset.meta(), family.name, precision=trainer.precision.name)
     for cb in callbacks:  # e.g. the health monitor keeps the starting state as its first healthy one
         if hasattr(cb, "start"):
             cb.start(trainer)

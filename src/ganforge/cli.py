@@ -49,7 +49,7 @@ def cli():
               help="Autocast precision (default auto: fp32 on CPU, bf16/fp16 on CUDA).")
 @click.option("--threads", type=int, help="CPU threads (default auto: 1 for MLPs, cores for conv nets).")
 @click.option("--compile/--no-compile", "compile", default=None, help="torch.compile the nets (eager fallback).")
-@click.option("--channels-last/--no-channels-last", default=None, help="NHWC conv nets (default off).")
+@click.option("--channels-last/--no-channels-last", default=None, help="NHWC conv nets (default: on for dcgan/cgan image nets).")
 @click.option("--out", type=click.Path(file_okay=False), help="Run folder (default runs/<data>).")
 @click.option("--resume", is_flag=True, help="Continue the run in --out exactly where it stopped.")
 @click.option("--config", "config_file", type=click.Path(), help="JSON/YAML file of options.")
@@ -114,12 +114,13 @@ def info(run_dir, as_json):
     last = run.log[-1] if run.log else {}
     summary = {"run": str(run.path), "family": doc["family"], "data": doc["data"]["name"],
                "step": run.step, "steps": doc["config"]["steps"], "last": last,
-               "config": doc["config"]}
+               "precision": doc.get("precision"), "config": doc["config"]}
     if as_json:
         click.echo(json.dumps(summary, indent=2))
         return
     click.echo(f"run      {run.path}\nfamily   {doc['family']} on {doc['data']['name']} "
-               f"{tuple(doc['data']['shape'])}\nprogress {run.step}/{doc['config']['steps']} steps")
+               f"{tuple(doc['data']['shape'])}\nprogress {run.step}/{doc['config']['steps']} steps"
+               + (f" ({doc['precision']})" if doc.get("precision") else ""))
     if last:
         click.echo("last     " + "  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
                                          for k, v in last.items()))

@@ -45,7 +45,7 @@ class TrainConfig:
     precision: str = "auto"           # fp32 | bf16 | fp16 | auto (measured choice: train/precision.py)
     threads: int = 0                  # CPU intra-op threads; 0 = auto (train/perf.py)
     compile: bool = False             # torch.compile the nets; eager + warning where unavailable
-    channels_last: bool = False       # NHWC conv nets (no gain measured on CPU; try on GPU)
+    channels_last: bool | None = None  # NHWC conv nets; None = on for fast_path families
     log_every: int = 50
     sample_every: int = 500
     ckpt_every: int = 500

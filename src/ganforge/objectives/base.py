@@ -38,6 +38,11 @@ class Family:
     ema: tuple[str, ...] = ()
     generator_name: str = "G"      # the net that `ganforge sample` uses (its EMA copy if any)
     specs: dict[str, dict]         # JSON spec per net, to rebuild it without code (nets.build_net)
+    # True where bf16 autocast and channels_last are safe and measured faster (noise-to-image
+    # conv nets judged by a D): `--precision auto` / `--channels-last` default follow it.
+    # False for regressions scored by PSNR/ΔE and for 2D/tabular MLPs, whose bf16 outputs
+    # would be quantised (ring8's sd 0.01 is ~2.5 bf16 steps at radius 1).
+    fast_path: bool = False
 
     def make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         opts = {}

@@ -62,6 +62,7 @@ class NoiseToDataGAN(Family):
         self.specs = net_specs(cfg, meta)
         self.nets = {k: build_net(s) for k, s in self.specs.items()}
         self.num_classes = self.specs["G"]["kwargs"]["num_classes"]
+        self.fast_path = self.specs["G"]["net"] == "conv_g"  # bf16 + NHWC (train/precision.py)
         self.ema = ("G",) if cfg.ema_decay > 0 else ()
         self.phases = [
             Phase("D", ("D",), self.d_step, cfg.lr_d, cfg.betas, repeats=cfg.n_critic),

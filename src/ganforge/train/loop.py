@@ -44,14 +44,15 @@ class Trainer:
         self.device = self.dist.device(pick_device(cfg.device))
         family.to(self.device)
         self.threads = perf.set_threads(cfg, self.device, self.dist.world_size)
-        if cfg.channels_last:
+        if cfg.channels_last or (cfg.channels_last is None and family.fast_path):
             perf.channels_last(family)
         self.dist.start(family.nets, cfg.seed)
         self.stream = self.dist.stream(data, cfg.batch_size, cfg.seed)
         self.optimizers = family.make_optimizers()
         perf.fuse_adam(self.optimizers)
         self.precision = Precision(cfg.precision, self.device, family.nets, cfg,
-                                   keys=self.optimizers if cfg.precision == "fp16" else ())
+                                   keys=self.optimizers if cfg.precision == "fp16" else (),
+                                   fast_path=family.fast_path)
         self.schedulers = {}
         if cfg.lr_decay:
             total = cfg.steps
@@ -199,7 +200,7 @@ class Trainer:
         for net in self.family.nets.values():
             net.train()
         bar = tqdm(total=cfg.steps, initial=self.step, disable=not self.progress or not self.dist.is_main, dynamic_ncols=True,
-                   file=sys.stderr, desc=f"{self.family.name} {self.data.name}", mininterval=0.5)
+                   file=sys.stderr, desc=f"{self.family.name} {self.data.name} {self.precision.name}", mininterval=0.5)
         sums, counts, since = {}, 0, time.time()
         try:
             while self.step < cfg.steps:

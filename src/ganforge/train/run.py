@@ -24,12 +24,12 @@ class RunDir:
     def has_checkpoint(self) -> bool:
         return self.checkpoint_path.exists()
 
-    def write_config(self, config: dict, data_meta: dict, family: str) -> None:
+    def write_config(self, config: dict, data_meta: dict, family: str, precision: str | None = None) -> None:
         env = {"python": platform.python_version(), "torch": torch.__version__,
                "platform": platform.platform(), "cuda": torch.cuda.is_available()}
         from .. import __version__
         doc = {"ganforge": __version__, "family": family, "config": config, "data": data_meta,
-               "environment": env}
+               "precision": precision, "environment": env}  # precision: what `auto` resolved to
         atomic_write_text(self.config_path, json.dumps(doc, indent=2))
 
     def read_config(self) -> dict:
