@@ -12,6 +12,7 @@ for the worst class), and how uniform the classifier's histogram of generated di
 
     python benchmarks/mnist_cgan.py                  # seed 0
     python benchmarks/mnist_cgan.py --seeds 0 1 2    # more seeds, plus their mean
+    python benchmarks/mnist_cgan.py --precision auto fp32   # the fast default beside fp32
 Writes benchmarks/results/mnist_cgan.md and docs/images/mnist5k_cgan.png (seed 0 samples,
 one row per class).
 """
@@ -47,28 +48,32 @@ def label_control(gen, clf) -> dict:
             "chi2_p": float(chisquare(counts).pvalue)}
 
 
-def train_one(seed: int, out: Path, threads: int | None) -> dict:
+def train_one(seed: int, out: Path, threads: int | None, precision: str) -> dict:
     cpu0, t0, load0 = time.process_time(), time.time(), os.getloadavg()[0]
-    run = ganforge.train("mnist5k", model="cgan", out=out, seed=seed, progress=False, threads=threads)
+    run = ganforge.train("mnist5k", model="cgan", out=out, seed=seed, progress=False, threads=threads,
+                         precision=precision)
     wall, cpu = time.time() - t0, time.process_time() - cpu0
-    return {"seed": seed, "run": run, "wall_s": wall, "cpu_s": cpu, "steps": run.step,
+    used = run.config.get("precision") or precision  # what `auto` resolved to
+    return {"seed": seed, "run": run, "precision": used if precision != "auto" else f"auto = {used}", "wall_s": wall, "cpu_s": cpu, "steps": run.step,
             "steps_per_s": run.step / wall, "load": (load0 + os.getloadavg()[0]) / 2,
             "threads": torch.get_num_threads()}
 
 
 def table(rows: list[dict], clf_acc: float) -> str:
-    cols = ["seed", "steps", "wall s", "steps/s", "CPU s", "load avg", "classifier acc (real held-out)",
+    cols = ["precision", "seed", "steps", "wall s", "steps/s", "CPU s", "load avg", "classifier acc (real held-out)",
             "label acc (10k generated)", "worst class acc", "class share max/min", "chi-square p"]
-    fmt = ("| {seed} | {steps:.0f} | {wall_s:.0f} | {steps_per_s:.2f} | {cpu_s:.0f} | {load:.1f} | "
+    fmt = ("| {precision} | {seed} | {steps:.0f} | {wall_s:.0f} | {steps_per_s:.2f} | {cpu_s:.0f} | {load:.1f} | "
            "{clf:.1%} | {acc:.2%} | {min_class_acc:.1%}{worst} | {max_min_share:.2f} | {chi2_p:.2g} |")
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for r in rows:
         lines.append(fmt.format(clf=clf_acc, worst=f" (digit {r['worst_class']})", **r))
-    if len(rows) > 1:
-        keys = ("steps", "wall_s", "steps_per_s", "cpu_s", "load", "acc", "min_class_acc",
-                "max_min_share", "chi2_p")
-        mean = {k: float(np.mean([r[k] for r in rows])) for k in keys}
-        lines.append(fmt.format(clf=clf_acc, seed="mean", worst="", **mean))
+    keys = ("steps", "wall_s", "steps_per_s", "cpu_s", "load", "acc", "min_class_acc",
+            "max_min_share", "chi2_p")
+    for prec in dict.fromkeys(r["precision"] for r in rows):
+        group = [r for r in rows if r["precision"] == prec]
+        if len(group) > 1:
+            mean = {k: float(np.mean([r[k] for r in group])) for k in keys}
+            lines.append(fmt.format(clf=clf_acc, seed="mean", worst="", precision=prec, **mean))
     return "\n".join(lines)
 
 
@@ -77,22 +82,25 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--threads", type=int, help="torch threads (default: ganforge's auto choice, "
                     "= the cores for conv nets, as `ganforge train` does)")
+    ap.add_argument("--precision", nargs="+", default=["auto"], choices=("auto", "fp32", "bf16"),
+                    help="one set of runs per precision (default: auto, what a user gets)")
     ap.add_argument("--md", default=str(ROOT / "benchmarks/results/mnist_cgan.md"))
     ap.add_argument("--image", default=str(ROOT / "docs/images/mnist5k_cgan.png"))
     args = ap.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for seed in args.seeds:
-            r = train_one(seed, Path(tmp) / f"seed{seed}", args.threads)
-            print(f"seed {seed}: {r['steps']} steps in {r['wall_s']:.0f} s", flush=True)
-            rows.append(r)
+        for prec in args.precision:
+            for seed in args.seeds:
+                r = train_one(seed, Path(tmp) / f"{prec}_seed{seed}", args.threads, prec)
+                print(f"{r['precision']} seed {seed}: {r['steps']} steps in {r['wall_s']:.0f} s", flush=True)
+                rows.append(r)
         t0 = time.time()
         clf, clf_acc = train_digit_classifier(seed=0)
         print(f"classifier: {clf_acc:.1%} on held-out real digits ({time.time() - t0:.0f} s)", flush=True)
         for r in rows:
             gen = r["run"].generator()
             r.update(label_control(gen, clf))
-            if r["seed"] == args.seeds[0]:
+            if r is rows[0]:
                 Path(args.image).parent.mkdir(parents=True, exist_ok=True)
                 Path(args.image).write_bytes(gen.preview_png(n=120, seed=0))
         cfg = rows[0]["run"].config["config"]

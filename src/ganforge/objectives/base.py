@@ -27,6 +27,8 @@ class Phase:
     betas: tuple[float, float] = (0.5, 0.999)
     repeats: int = 1               # e.g. n_critic for the discriminator phase
     fresh_batch: bool = True       # draw a new real batch per repeat; else reuse the step's last
+    keeps_graph: tuple[str, ...] = ()  # nets not stepped here whose autograd graph a later phase
+                                       # uses (D phase making G's fakes once for both phases)
 
 
 class Family:
@@ -39,7 +41,7 @@ class Family:
     generator_name: str = "G"      # the net that `ganforge sample` uses (its EMA copy if any)
     specs: dict[str, dict]         # JSON spec per net, to rebuild it without code (nets.build_net)
     # True where bf16 autocast and channels_last are safe and measured faster (noise-to-image
-    # conv nets judged by a D): `--precision auto` / `--channels-last` default follow it.
+    # nets, judged by a D, 8-bit images out): `--precision auto` / `--channels-last` follow it.
     # False for regressions scored by PSNR/ΔE and for 2D/tabular MLPs, whose bf16 outputs
     # would be quantised (ring8's sd 0.01 is ~2.5 bf16 steps at radius 1).
     fast_path: bool = False

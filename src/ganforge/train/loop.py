@@ -168,7 +168,7 @@ class Trainer:
         log_step = (self.step + 1) % self.cfg.log_every == 0 or self.step + 1 == self.cfg.steps
         for phase in self.family.phases:
             for name, net in nets.items():
-                net.requires_grad_(name in phase.trains)
+                net.requires_grad_(name in phase.trains or name in phase.keeps_graph)
             opt = self.optimizers[phase.name]
             for _ in range(phase.repeats):
                 if phase.fresh_batch or batch is None:
