@@ -6,8 +6,8 @@ torch.utils.flop_counter on the reference step) against measured fp32 and bf16 G
 
 Models: DCGAN on 28x28x1, batch 128 (mnist5k's defaults: channels 32, z 64) and the seed MLP
 GAN (G 100->128->784, D 784->128->1), batch 128. ganforge runs with its defaults (precision
-auto, channels_last for conv nets, thread policy, fused Adam, EMA of G), and once more with
-fp32 forced, to show what bf16 buys; the reference with torch's defaults, no EMA. The GEMM peak
+auto, channels_last for conv nets, thread policy, fused Adam, EMA of G), and once more each
+with NCHW and with fp32 forced, to show what each setting buys; the reference with torch's defaults, no EMA. The GEMM peak
 is the best rate of 1024^2 and 2048^2 matmuls.
 """
 from __future__ import annotations
@@ -139,6 +139,8 @@ def main():
     x = torch.rand(2048, 1, 28, 28) * 2 - 1
     dcgan, mlp = dict(model="dcgan", channels=32, z_dim=64), dict(model="vanilla", preset="seed")
     rows = [bench("DCGAN 28x28 c32", dcgan, reference_dcgan, x, args, threads_ref),
+            bench("DCGAN 28x28 c32, --no-channels-last", dict(dcgan, channels_last=False), reference_dcgan, x, args,
+                  threads_ref),
             bench("DCGAN 28x28 c32, forced fp32", dict(dcgan, precision="fp32"), reference_dcgan, x, args, threads_ref),
             bench("seed MLP 100-128-784", mlp, reference_mlp, x, args, threads_ref),
             bench("seed MLP, forced fp32", dict(mlp, precision="fp32"), reference_mlp, x, args, threads_ref)]

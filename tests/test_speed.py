@@ -113,3 +113,28 @@ def test_compile_falls_back_with_a_warning(tmp_path, monkeypatch):
         run = ganforge.train("ring8", out=tmp_path / "c", steps=4, compile=True, hidden=16, depth=1,
                              progress=False, log_every=2, sample_every=10**6, ckpt_every=10**6)
     assert run.step == 4
+
+
+def test_image_gans_run_one_g_forward_per_step_points_keep_a_fresh_draw(tmp_path, monkeypatch):
+    """dcgan: the G phase backpropagates through the D phase's fakes (Phase.keeps_graph), so G
+    runs once per training step and still learns (its weights change); 2D vanilla keeps two."""
+    from ganforge.train.loop import Trainer
+    seen = {"n": 0, "moved": False}
+    real_step = Trainer._one_step
+
+    def counting_step(self, sums):
+        G = self.family.nets["G"]
+        before = [p.detach().clone() for p in G.parameters()]
+        hook = G.register_forward_hook(lambda *a: seen.__setitem__("n", seen["n"] + 1))
+        try:
+            real_step(self, sums)
+        finally:
+            hook.remove()
+        seen["moved"] |= any(not torch.equal(a, b) for a, b in zip(before, G.parameters()))
+    monkeypatch.setattr(Trainer, "_one_step", counting_step)
+    opts = dict(FAST, steps=6, log_every=10**6, sample_every=10**6, ckpt_every=10**6)
+    ganforge.train("digits", out=tmp_path / "c", model="dcgan", channels=8, **opts)
+    assert seen == {"n": 6, "moved": True}
+    seen.update(n=0, moved=False)
+    ganforge.train("ring8", out=tmp_path / "m", hidden=16, depth=1, **opts)
+    assert seen == {"n": 12, "moved": True}
