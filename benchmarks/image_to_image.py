@@ -69,13 +69,15 @@ def bench_sr(steps: int, out: Path) -> list[dict]:
                    scale=4, **COMMON)
     models = {"warm-up (SRResNet)": ImageModel.load(out / "sr-warmup", tile=96),
               "SRGAN": ImageModel.load(out / "sr", tile=96)}
-    rows = {k: [] for k in ["bicubic", *models]}
+    rows = {k: [] for k in ["bicubic", *models, "warm-up + x8 self-ensemble"]}
     for im in heldout():
         hr = t(im)
         lr_t = F.interpolate(hr, scale_factor=0.25, mode="bicubic", antialias=True, align_corners=False).clamp(0, 1)
         lr = (lr_t[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
         outs = {"bicubic": F.interpolate(t(lr), scale_factor=4, mode="bicubic", align_corners=False).clamp(0, 1)}
         outs.update({k: t(m.upscale(lr)) for k, m in models.items()})
+        # geometric self-ensemble (`ganforge upscale --self-ensemble`): same net, 8x the inference
+        outs["warm-up + x8 self-ensemble"] = t(models["warm-up (SRResNet)"].upscale(lr, self_ensemble=True))
         for k, y in outs.items():
             rows[k].append((float(psnr(y, hr, data_range=1.0)), float(ssim(y, hr, data_range=1.0)),
                             hf_energy(y) / hf_energy(hr)))

@@ -134,6 +134,15 @@ def test_srgan_warms_up_then_goes_adversarial_and_upscales(photos, tmp_path, cap
     model = ImageModel.load(run.path, tile=48)
     nearest = np.asarray(Image.fromarray(small).resize((192, 144), Image.NEAREST))
     assert psnr(model.upscale(small), truth) > psnr(nearest, truth)  # beats the trivial upscale
+    # x8 self-ensemble: every flip/rotation is undone, so flipping the input flips the output
+    whole = ImageModel.load(run.path, tile=512)  # one tile: tiling would break exact symmetry
+    ens = whole.upscale(small, self_ensemble=True).astype(int)
+    ens_flipped = whole.upscale(small[:, ::-1].copy(), self_ensemble=True).astype(int)
+    assert ens.shape == (144, 192, 3) and np.abs(ens_flipped[:, ::-1] - ens).max() <= 1
+    assert np.abs(whole.upscale(small).astype(int) - ens).max() > 1  # it does change the output
+    code, out, err = run_cli(["upscale", str(run.path), str(photos / "cat.png"), "--out", str(tmp_path / "e.png"),
+                              "--self-ensemble"], capsys)
+    assert code == 0 and np.asarray(Image.open(tmp_path / "e.png")).shape == (144, 192, 3), err
 
 
 def test_inpaint_fills_holes_keeps_the_rest_and_checks_mask(photos, tmp_path, capsys):

@@ -5,9 +5,9 @@ losses, the gradient penalty and R1 (computed on those outputs and on fp32 input
 fp16 (CUDA only) adds a GradScaler per optimiser against gradient underflow.
 
 `auto`, chosen by measurement (benchmarks/results/throughput.md), and only for families that
-declare `fast_path` (noise-to-image conv nets); every other family trains in fp32, because bf16
+declare `fast_path` (noise-to-image nets); every other family trains in fp32, because bf16
 keeps 8 mantissa bits: a 2D point at radius 1 moves in steps of 0.004 against ring8's sd of
-0.01, and a super-resolved pixel loses the fraction of a dB that PSNR targets are made of.
+0.01; the image-to-image regressions (PSNR/ΔE targets) were tuned and measured in fp32 only.
 - CPU with native bf16 (AVX512-BF16 or AMX: `cpu_has_native_bf16`) -> bf16. On a 2-core AMD
   EPYC with AVX512-BF16 a 2048^2 GEMM ran at 208 GFLOP/s in bf16 against 68 in fp32, and the
   DCGAN 28x28 training step 1.6x faster (2.1x with channels_last).
