@@ -40,6 +40,10 @@ def test_fast_path_defaults_reach_conv_families_only(tmp_path, monkeypatch):
     mlp = ganforge.train("ring8", out=tmp_path / "m", hidden=16, depth=1, **opts)
     cfg = {n: json.loads((r.path / "config.json").read_text()) for n, r in (("c", conv), ("m", mlp))}
     assert cfg["c"]["precision"] == "bf16" and cfg["m"]["precision"] == "fp32"
+    from click.testing import CliRunner
+    from ganforge.cli import cli
+    shown = CliRunner().invoke(cli, ["info", str(conv.path)])
+    assert shown.exit_code == 0 and "2/2 steps (bf16)" in shown.output, shown.output
     from ganforge.train.loop import Trainer
     seen = {}
     real_init = Trainer.__init__
