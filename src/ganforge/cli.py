@@ -46,10 +46,10 @@ def cli():
 @click.option("--seed", type=int)
 @click.option("--device", help="auto, cpu, cuda, cuda:1 ...")
 @click.option("--precision", type=click.Choice(("fp32", "bf16", "fp16", "auto")),
-              help="Autocast precision (default auto: fp32 on CPU, bf16/fp16 on CUDA).")
-@click.option("--threads", type=int, help="CPU threads (default auto: 1 for MLPs, cores for conv nets).")
+              help="Autocast precision (default auto: bf16 for image GANs on native-bf16 CPUs and CUDA, else fp32).")
+@click.option("--threads", type=int, help="CPU threads (default auto: the cores idle at start, at most 8).")
 @click.option("--compile/--no-compile", "compile", default=None, help="torch.compile the nets (eager fallback).")
-@click.option("--channels-last/--no-channels-last", default=None, help="NHWC conv nets (default: on for dcgan/cgan image nets).")
+@click.option("--channels-last/--no-channels-last", default=None, help="NHWC conv nets (default: on for noise-to-image conv nets).")
 @click.option("--out", type=click.Path(file_okay=False), help="Run folder (default runs/<data>).")
 @click.option("--resume", is_flag=True, help="Continue the run in --out exactly where it stopped.")
 @click.option("--config", "config_file", type=click.Path(), help="JSON/YAML file of options.")

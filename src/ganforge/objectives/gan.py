@@ -5,8 +5,10 @@ the data) and scores them detached beside the real batch; the G phase backpropag
 those same fakes: one G forward per step, as in the textbook loop (the D phase keeps G's
 graph; 8-10% of a DCGAN step saved). Images only (`fast_path`): on the 2D mixtures, whose
 defaults were tuned with a fresh G forward in the G phase, reuse cost grid25 its mode balance
-(seed 0: reverse KL 0.018 -> 0.203), so they keep the fresh draw. cgan conditions G by a label embedding, D by projection
-and/or an AC-GAN classifier head (`ac_weight > 0`).
+(seed 0: reverse KL 0.018 -> 0.203), so they keep the fresh draw.
+
+cgan conditions G by a label embedding, D by projection and/or an AC-GAN classifier head
+(`ac_weight > 0`).
 
 `pack = m > 1` is PacGAN (Lin et al. 2018): D judges m samples at once, all real or all fake,
 stacked along the first feature axis (points (B, 2) -> (B/m, 2m); images (B, C, H, W) ->
