@@ -3,7 +3,9 @@
 Broken runs made on purpose, and healthy runs at defaults; each case is trained with
 `--on-problem warn` (detection) and, for fixable faults, `--on-problem fix` (rescue). Prints a
 table: detected yes/no, the finding, steps from onset to detection, problem-level false alarms
-on healthy runs, and for `fix` the final status and mode count / diversity.
+on healthy runs, and for `fix` the final status and mode count / diversity. Where FROM_START
+names a case, a third run trains the broken options with the fix's changes from step 0: what
+the user would have got with those settings all along, the fair target for a fix.
 
     OMP_NUM_THREADS=1 python benchmarks/monitor.py                 # every case (slow on CPU)
     OMP_NUM_THREADS=1 python benchmarks/monitor.py --cases lr_high nan --scale 0.5
@@ -71,6 +73,12 @@ def memorisation_onset(log: list[dict], rate: float = 0.01) -> int | None:
             onset = step
     return onset
 
+# What a fixed run is compared with: the broken options plus the fix's changes from step 0
+# (a fault present from the start rolls back to step 0, so `fix` should match this run).
+FROM_START = {
+    "minimax_grid25": dict(loss="ns", r1_gamma=0.01, lr_d=1e-3, ema_decay=0.999),
+}
+
 # name: (data, options, fault onset step, expected finding, try fix?)
 CASES = {
     "lr_high": ("ring8", dict(steps=1000, lr=0.05), 0, "divergence", True),
@@ -99,7 +107,10 @@ def final_quality(run_dir: Path, data: str) -> dict:
 
 def run_case(name: str, mode: str, scale: float, tmp: Path) -> dict:
     data, opts, onset, expect, _ = CASES[name]
-    opts = dict(opts)
+    opts, label = dict(opts), mode
+    if mode == "from-start":  # the fix's settings from step 0, monitored only
+        opts.update(FROM_START[name])
+        mode, expect = "warn", None
     if "steps" in opts:
         opts["steps"] = max(200, int(opts["steps"] * scale))
     if name == "nan":  # inject at 40% of the run, on a non-log step
@@ -107,7 +118,7 @@ def run_case(name: str, mode: str, scale: float, tmp: Path) -> dict:
     if data == "TINY":
         data = tiny_digits(tmp / "tiny_digits.npz")
     callbacks = [InjectNaN(onset)] if name == "nan" else []
-    out = tmp / f"{name}-{mode}"
+    out = tmp / f"{name}-{label}"
     shutil.rmtree(out, ignore_errors=True)
     t0 = time.time()
     error = None
@@ -116,7 +127,7 @@ def run_case(name: str, mode: str, scale: float, tmp: Path) -> dict:
         log = run.log
     except GanforgeError as e:  # reported, not hidden
         error, log = str(e), RunDir(out).read_log()
-    keep = Path(LOGS) / f"{name}-{mode}.jsonl"  # the run folder is temporary; its log is kept
+    keep = Path(LOGS) / f"{name}-{label}.jsonl"  # the run folder is temporary; its log is kept
     keep.parent.mkdir(parents=True, exist_ok=True)
     keep.write_text("".join(json.dumps(r) + "\n" for r in log))
     findings = [r for r in log if "finding" in r and "severity" in r]
@@ -128,7 +139,7 @@ def run_case(name: str, mode: str, scale: float, tmp: Path) -> dict:
     if name == "tiny_data":
         onset = memorisation_onset(log)
     losses = [r for r in log if "d_loss" in r]
-    res = {"case": name, "mode": mode, "data": str(data) if not str(data).endswith(".npz") else "digits[:32] npz",
+    res = {"case": name, "mode": label, "data": str(data) if not str(data).endswith(".npz") else "digits[:32] npz",
            "detected": bool(first) if expect else None,
            "finding": f"{first['finding']}/{first['severity']}" if first else "-",
            "detected_at": first["step"] if first else None,
@@ -158,13 +169,14 @@ def main():
     with tempfile.TemporaryDirectory() as d:
         for name in args.cases:
             modes = ["warn"] + (["fix"] if CASES[name][4] and not args.no_fix else [])
+            modes += ["from-start"] if name in FROM_START and not args.no_fix else []
             for mode in modes:
                 r = run_case(name, mode, args.scale, Path(d))
                 rows.append(r)
                 print(json.dumps(r), flush=True)
                 with open(args.out, "a") as f:
                     f.write(json.dumps(r) + "\n")
-    cols = ("case", "mode", "detected", "finding", "delay", "false_problems", "final_health", "modes", "fixes",
+    cols = ("case", "mode", "detected", "finding", "delay", "false_problems", "final_health", "modes", "hq", "fixes",
             "wall_s")
     print("\n| " + " | ".join(cols) + " |\n|" + "---|" * len(cols))
     for r in rows:

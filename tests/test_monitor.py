@@ -181,6 +181,26 @@ def test_nan_injection_end_to_end(tmp_path, mode):
         assert 'id="health"' in page and "rolled back to step 100" in page
 
 
+def test_fix_rolled_back_to_step_0_equals_the_fixed_settings_from_the_start(tmp_path):
+    """A fault found before any later healthy save rolls back to step 0 (weights, optimisers,
+    data stream, RNG); the fixed run must then be exactly the run a user would have got with
+    the fix's settings from the start. benchmarks/monitor.py's from-start row relies on this."""
+    import ganforge
+    from ganforge.train.checkpoint import load_state
+    torch.set_num_threads(1)
+    small = dict(steps=120, log_every=20, ckpt_every=1000, sample_every=1000, hidden=32, depth=1,
+                 batch_size=64, progress=False)
+    fixed = ganforge.train("ring8", out=tmp_path / "fix", on_problem="fix", callbacks=[InjectNaN(50)], **small)
+    fix = [r for r in fixed.log if r.get("action") == "fix"]
+    assert fix and fix[0]["rolled_back_to"] == 0 and fixed.step == 120
+    assert "lr_G 0.001 -> 0.0005" in fix[0]["change"]  # the nan fix halves both lrs
+    ganforge.train("ring8", out=tmp_path / "start", lr_g=0.5e-3, lr_d=0.5e-3, **small)  # ring8 lr 1e-3, halved
+    a, b = (load_state(tmp_path / d / "checkpoint.safetensors") for d in ("fix", "start"))
+    for net in ("G", "D"):
+        for k, v in a["nets"][net].items():
+            assert torch.equal(v, b["nets"][net][k]), (net, k)
+
+
 def test_doctor_cli(cli, tmp_path):
     import ganforge
     ganforge.train("ring8", out=tmp_path / "r", steps=40, log_every=10, hidden=16, depth=1, batch_size=32,
