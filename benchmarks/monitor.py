@@ -9,6 +9,7 @@ the user would have got with those settings all along, the fair target for a fix
 
     OMP_NUM_THREADS=1 python benchmarks/monitor.py                 # every case (slow on CPU)
     OMP_NUM_THREADS=1 python benchmarks/monitor.py --cases lr_high nan --scale 0.5
+    OMP_NUM_THREADS=1 python benchmarks/monitor.py --cases minimax_grid25 --modes fix "from-start, z_dim 2"
 
 Results append to benchmarks/results/monitor.jsonl (one JSON line per run).
 """
@@ -74,9 +75,11 @@ def memorisation_onset(log: list[dict], rate: float = 0.01) -> int | None:
     return onset
 
 # What a fixed run is compared with: the broken options plus the fix's changes from step 0
-# (a fault present from the start rolls back to step 0, so `fix` should match this run).
+# (a fault present from the start rolls back to step 0, so `fix` should match this run), and
+# the same with a setting no fix changes mid-run (the latent size), to show what is left.
+_COLLAPSE_FIX = dict(loss="ns", r1_gamma=0.01, lr_d=1e-3, ema_decay=0.999)
 FROM_START = {
-    "minimax_grid25": dict(loss="ns", r1_gamma=0.01, lr_d=1e-3, ema_decay=0.999),
+    "minimax_grid25": {"from-start": _COLLAPSE_FIX, "from-start, z_dim 2": dict(_COLLAPSE_FIX, z_dim=2)},
 }
 
 # name: (data, options, fault onset step, expected finding, try fix?)
@@ -108,8 +111,8 @@ def final_quality(run_dir: Path, data: str) -> dict:
 def run_case(name: str, mode: str, scale: float, tmp: Path) -> dict:
     data, opts, onset, expect, _ = CASES[name]
     opts, label = dict(opts), mode
-    if mode == "from-start":  # the fix's settings from step 0, monitored only
-        opts.update(FROM_START[name])
+    if mode.startswith("from-start"):  # the fix's settings from step 0, monitored only
+        opts.update(FROM_START[name][mode])
         mode, expect = "warn", None
     if "steps" in opts:
         opts["steps"] = max(200, int(opts["steps"] * scale))
@@ -118,7 +121,7 @@ def run_case(name: str, mode: str, scale: float, tmp: Path) -> dict:
     if data == "TINY":
         data = tiny_digits(tmp / "tiny_digits.npz")
     callbacks = [InjectNaN(onset)] if name == "nan" else []
-    out = tmp / f"{name}-{label}"
+    out = tmp / f"{name}-{label}".replace(", ", "-").replace(" ", "")
     shutil.rmtree(out, ignore_errors=True)
     t0 = time.time()
     error = None
@@ -127,7 +130,7 @@ def run_case(name: str, mode: str, scale: float, tmp: Path) -> dict:
         log = run.log
     except GanforgeError as e:  # reported, not hidden
         error, log = str(e), RunDir(out).read_log()
-    keep = Path(LOGS) / f"{name}-{label}.jsonl"  # the run folder is temporary; its log is kept
+    keep = Path(LOGS) / f"{out.name}.jsonl"  # the run folder is temporary; its log is kept
     keep.parent.mkdir(parents=True, exist_ok=True)
     keep.write_text("".join(json.dumps(r) + "\n" for r in log))
     findings = [r for r in log if "finding" in r and "severity" in r]
@@ -161,6 +164,7 @@ def main():
     ap.add_argument("--cases", nargs="*", default=list(CASES))
     ap.add_argument("--scale", type=float, default=1.0, help="multiply the broken runs' steps")
     ap.add_argument("--no-fix", action="store_true")
+    ap.add_argument("--modes", nargs="*", help="only these runs of each case (warn, fix, from-start, ...)")
     ap.add_argument("--out", default="benchmarks/results/monitor.jsonl")
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -169,7 +173,8 @@ def main():
     with tempfile.TemporaryDirectory() as d:
         for name in args.cases:
             modes = ["warn"] + (["fix"] if CASES[name][4] and not args.no_fix else [])
-            modes += ["from-start"] if name in FROM_START and not args.no_fix else []
+            modes += list(FROM_START.get(name, {})) if not args.no_fix else []
+            modes = [m for m in modes if not args.modes or m in args.modes]
             for mode in modes:
                 r = run_case(name, mode, args.scale, Path(d))
                 rows.append(r)
