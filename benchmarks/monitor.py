@@ -10,6 +10,7 @@ the user would have got with those settings all along, the fair target for a fix
     OMP_NUM_THREADS=1 python benchmarks/monitor.py                 # every case (slow on CPU)
     OMP_NUM_THREADS=1 python benchmarks/monitor.py --cases lr_high nan --scale 0.5
     OMP_NUM_THREADS=1 python benchmarks/monitor.py --cases minimax_grid25 --modes fix "from-start, z_dim 2"
+    python benchmarks/monitor.py --threads 2 --cases healthy_tabular healthy_srgan   # other families
 
 Results append to benchmarks/results/monitor.jsonl (one JSON line per run).
 """
@@ -95,6 +96,18 @@ CASES = {
     "healthy_ring8": ("ring8", {}, None, None, False),
     "healthy_grid25": ("grid25", {}, None, None, False),
     "healthy_digits": ("digits", {}, None, None, False),
+    # every other family at its defaults on its built-in data (cyclegan: 1.5 s a step here, so
+    # its first 300 steps only, logged every 25)
+    "healthy_tabular": ("TABLE:fair", {}, None, None, False),
+    "healthy_digits_cgan": ("digits", dict(model="cgan"), None, None, False),
+    "healthy_mnist5k": ("mnist5k", {}, None, None, False),
+    "healthy_mnist5k_vanilla": ("mnist5k", dict(model="vanilla"), None, None, False),
+    "healthy_colorize": ("photos", dict(model="colorize"), None, None, False),
+    "healthy_pix2pix": ("photos-pairs", dict(model="pix2pix"), None, None, False),
+    "healthy_srgan": ("photos", dict(model="srgan"), None, None, False),
+    "healthy_inpaint": ("photos", dict(model="inpaint"), None, None, False),
+    "healthy_lapgan": ("mnist5k", dict(model="lapgan"), None, None, False),
+    "healthy_cyclegan": ("photos-pairs", dict(model="cyclegan", steps=300, log_every=25), None, None, False),
 }
 
 
@@ -126,8 +139,13 @@ def run_case(name: str, mode: str, scale: float, tmp: Path) -> dict:
     t0 = time.time()
     error = None
     try:
-        run = ganforge.train(data, out=out, on_problem=mode, progress=False, callbacks=callbacks, **opts)
-        log = run.log
+        if data.startswith("TABLE:"):  # `ganforge tabular fit` (its own defaults; monitor in warn mode)
+            from ganforge.tabular import TabularGAN
+            TabularGAN(progress=False, verbose=False).fit(data[6:], out=out)
+            log = RunDir(out).read_log()
+        else:
+            run = ganforge.train(data, out=out, on_problem=mode, progress=False, callbacks=callbacks, **opts)
+            log = run.log
     except GanforgeError as e:  # reported, not hidden
         error, log = str(e), RunDir(out).read_log()
     keep = Path(LOGS) / f"{out.name}.jsonl"  # the run folder is temporary; its log is kept
@@ -166,8 +184,9 @@ def main():
     ap.add_argument("--no-fix", action="store_true")
     ap.add_argument("--modes", nargs="*", help="only these runs of each case (warn, fix, from-start, ...)")
     ap.add_argument("--out", default="benchmarks/results/monitor.jsonl")
+    ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
-    torch.set_num_threads(1)
+    torch.set_num_threads(args.threads)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     rows = []
     with tempfile.TemporaryDirectory() as d:

@@ -108,6 +108,18 @@ def test_generator_obeys_the_conditional_vector(fitted):
     assert (s["grp"] == "b").mean() > 0.8
 
 
+def test_fit_is_watched_by_the_health_monitor(fitted):
+    """Table fits run the same monitor as `ganforge train` (loss and gradient detectors), so
+    `ganforge doctor` reads a live diagnosis of them."""
+    from ganforge.monitor.doctor import diagnose, format_diagnosis
+    _, run = fitted
+    d = diagnose(run)
+    assert d["source"].startswith("logged live") and d["status_now"] == "healthy"
+    assert "sample diversity" not in d["watched"] and "gradient norms" in d["watched"]
+    assert "losses and gradient norms looked healthy" in format_diagnosis(d)
+    assert (run / "healthy.safetensors").exists()
+
+
 def test_save_load_round_trip_without_pickle(fitted, tmp_path):
     model, run = fitted
     model.save(tmp_path / "m")

@@ -43,7 +43,10 @@ def diagnose(run_dir) -> dict:
     steps = [r["step"] for r in log if "step" in r]
     statuses = [r["health"] for r in log if "health" in r]
     worst = max((f["severity"] for f in findings), key=SEVERITY.get, default="healthy")
-    return {"run": str(run.path), "last_step": max(steps) if steps else 0, "source": source,
+    seen = {k for r in log for k in r}
+    watched = ["losses"] + [name for key, name in (("gnorm_D", "gradient norms"), ("D_real", "D outputs"),
+                                                   ("div", "sample diversity")) if key in seen]
+    return {"run": str(run.path), "last_step": max(steps) if steps else 0, "source": source, "watched": watched,
             "status_now": statuses[-1] if statuses else None, "worst": worst,
             "findings": findings, "actions": actions}
 
@@ -52,7 +55,9 @@ def format_diagnosis(d: dict) -> str:
     lines = [f"run {d['run']}  last logged step {d['last_step']}  ({d['source']})",
              f"status now: {d['status_now'] or 'n/a'}   worst finding: {d['worst']}"]
     if not d["findings"]:
-        lines.append("no findings: losses, D outputs and diversity looked healthy throughout")
+        watched = d.get("watched", ["losses"])
+        lines.append(f"no findings: {', '.join(watched[:-1])} and {watched[-1]} looked healthy throughout"
+                     if len(watched) > 1 else f"no findings: {watched[0]} looked healthy throughout")
     for f in d["findings"]:
         ev = ", ".join(f"{k}={v}" for k, v in f["evidence"].items())
         lines.append(f"- step {f['onset']}-{f['step']}  [{f['severity']}] {f['finding']}: {ev}")

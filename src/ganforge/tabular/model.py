@@ -17,6 +17,7 @@ import torch
 
 from ..config import TrainConfig
 from ..errors import GanforgeError
+from ..monitor import HealthMonitor
 from ..objectives.tabular import TabularFamily, activate
 from ..sampling import GENERATOR_JSON, GENERATOR_WEIGHTS, Generator
 from ..train.loop import Trainer
@@ -77,8 +78,10 @@ class TabularGAN:
         with tempfile.TemporaryDirectory(prefix="ganforge-tab-") as tmp:
             run = RunDir(out if out is not None else tmp)
             run.path.mkdir(parents=True, exist_ok=True)
-            trainer = Trainer(family, dataset, cfg, run, progress=self.progress)
+            monitor = HealthMonitor(dataset, cfg)  # loss/gradient detectors: a table has no probe
+            trainer = Trainer(family, dataset, cfg, run, callbacks=[monitor], progress=self.progress)
             run.write_config(cfg.to_dict(), dataset.meta(), family.name)
+            monitor.start(trainer)
             self.last_record_ = trainer.fit()
             gen = trainer.generator()
         self.generator_ = Generator(gen.net.cpu(), gen.info, "cpu")
