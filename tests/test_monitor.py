@@ -49,6 +49,15 @@ def test_divergence_relative_and_absolute():
     recs = healthy(1)
     recs[0]["g_loss"] = 2861.0  # first record already exploded: the absolute limit catches it
     assert det.divergence(recs).evidence["g_loss"] == "2.86e+03"
+    # A D whose gradient norm grows as it sharpens (pix2pix's healthy PatchGAN: 2 -> 160 over
+    # 40 logs) is no explosion; a jump over its whole history still is.
+    recs = healthy(40)
+    for i, r in enumerate(recs):
+        r["gnorm_D"] = 2.0 * 1.12 ** i
+    assert all(det.divergence(recs[:k]) is None for k in range(6, 41))
+    for r in recs[-2:]:
+        r["gnorm_D"] = 5000.0
+    assert det.divergence(recs).evidence["gnorm_D"] == "5e+03"
 
 
 def test_d_overpowering_warning_then_problem():

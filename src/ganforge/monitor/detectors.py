@@ -57,7 +57,8 @@ def nonfinite(records: list[dict]) -> Finding | None:
 
 def divergence(records: list[dict], factor: float = 20.0) -> Finding | None:
     """Loss or gradient-norm explosion: a loss above ABS_LOSS (GAN losses live near 0-10), or
-    the last 2 records far above the run's early median."""
+    the last 2 records far above the run's early median (losses) or the median of all earlier
+    records (gradient norms)."""
     r = records[-1]
     for key in ("d_loss", "g_loss"):
         v = r.get(key)
@@ -67,9 +68,12 @@ def divergence(records: list[dict], factor: float = 20.0) -> Finding | None:
                            f"or add --spectral-norm / --r1-gamma 1")
     if len(records) < 6:
         return None
-    base, last = records[: max(3, len(records) // 3)], records[-2:]
+    early, before, last = records[: max(3, len(records) // 3)], records[:-2], records[-2:]
     for key in ("gnorm_G", "gnorm_D", "d_loss", "g_loss"):
-        b, now = _vals(base, key), _vals(last, key)
+        # Gradient norms against all earlier records: a healthy D's grows as it sharpens
+        # (pix2pix's PatchGAN: 2 early -> 30-160 by step 2,000 while L1 kept falling; 20x its
+        # early median fired there); an explosion is a jump over the whole history.
+        b, now = _vals(before if key.startswith("gnorm") else early, key), _vals(last, key)
         if len(b) < 3 or len(now) < 2:
             continue
         ref = float(np.median(np.abs(b)))
