@@ -43,6 +43,11 @@ def test_divergence_relative_and_absolute():
         r["gnorm_D"] = 400.0  # 1.5 early -> 400
     f = det.divergence(recs)
     assert f and f.finding == "divergence" and f.onset == recs[-2]["step"]
+    assert f.severity == "warning"  # a gradient norm alone: the losses are still in range
+    for r in recs[-2:]:
+        r["d_loss"] = 40.0  # 1.3 early -> 40: the explosion reached the losses
+    f = det.divergence(recs)
+    assert f.severity == "problem" and f.evidence["d_loss"] == "40"
     recs = healthy(12)
     recs[-1]["gnorm_D"] = 400.0  # one spike is not sustained
     assert det.divergence(recs) is None
