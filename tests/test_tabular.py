@@ -120,6 +120,37 @@ def test_fit_is_watched_by_the_health_monitor(fitted):
     assert (run / "healthy.safetensors").exists()
 
 
+def test_fit_on_problem_fix_recovers_from_a_nan(tmp_path):
+    """--on-problem fix works for tables as for `ganforge train`: a NaN injected into G's
+    gradient is found at the next log step, the fit rolls back, halves the lr and finishes."""
+    from ganforge.train.checkpoint import load_state
+    torch.set_num_threads(1)
+    state = {"hooked": False, "done": False}
+
+    def inject(trainer, record):  # first log (step 100): hook G's first weight; NaN at step 130
+        if state["hooked"]:
+            return
+        state["hooked"] = True
+
+        def hook(g):
+            if trainer.step == 129 and not state["done"]:
+                state["done"] = True
+                return g * float("nan")
+            return g
+        next(trainer.family.nets["G"].parameters()).register_hook(hook)
+
+    out = tmp_path / "tab"
+    model = TabularGAN(epochs=60, batch_size=100, hidden=32, progress=False, verbose=False, on_problem="fix")
+    model.fit(mixed_table(400), out=out, callbacks=[inject])  # 240 steps, logged at 100, 200, 240
+    log = [json.loads(x) for x in (out / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log if r.get("finding") == "nan" and "severity" in r] == [200]
+    fix = [r for r in log if r.get("action") == "fix"]
+    assert fix and fix[0]["rolled_back_to"] == 0 and "lr_G" in fix[0]["change"]
+    saved = load_state(out / "checkpoint.safetensors")
+    assert saved["step"] == 240 and all(torch.isfinite(t).all() for t in saved["nets"]["G"].values())
+    assert len(model.sample(50, seed=0)) == 50
+
+
 def test_save_load_round_trip_without_pickle(fitted, tmp_path):
     model, run = fitted
     model.save(tmp_path / "m")

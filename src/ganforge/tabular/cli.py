@@ -28,12 +28,14 @@ def tabular():
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda ...")
 @click.option("--encoding", default="utf-8", show_default=True, help="Text encoding of the CSV.")
+@click.option("--on-problem", type=click.Choice(["warn", "stop", "fix"]), default="warn", show_default=True,
+              help="What the health monitor does on a problem (as for `ganforge train`).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def fit(data, out, discrete, epochs, batch_size, seed, device, encoding, quiet):
+def fit(data, out, discrete, epochs, batch_size, seed, device, encoding, on_problem, quiet):
     """Fit a synthesizer on DATA: a CSV file or a built-in table name (fair)."""
     from . import TabularGAN
     model = TabularGAN(epochs=epochs, batch_size=batch_size, seed=seed, device=device,
-                       progress=not quiet)
+                       progress=not quiet, on_problem=on_problem)
     model.fit(data, discrete_columns=_names(discrete), out=out, encoding=encoding)
     click.echo(f"fitted in {model.fit_seconds_:.0f} s -> {out}")
     click.echo(f"next: ganforge tabular sample {out} -n 1000 --out synth.csv")

@@ -34,23 +34,25 @@ class TabularGAN:
     def __init__(self, epochs: int = 100, batch_size: int = 500, lr: float = 2e-4, z_dim: int = 128,
                  hidden: int = 256, depth: int = 2, pac: int = 10, n_critic: int = 1,
                  max_modes: int = 10, seed: int = 0, device: str = "auto", progress: bool = True,
-                 verbose: bool = True):
+                 verbose: bool = True, on_problem: str = "warn"):
         if epochs < 1:
             raise GanforgeError(f"--epochs must be at least 1, got {epochs}")
         if batch_size < pac or batch_size % pac:
             raise GanforgeError(f"--batch-size must be a multiple of pac={pac}, got {batch_size}")
         self.params = dict(epochs=epochs, batch_size=batch_size, lr=lr, z_dim=z_dim, hidden=hidden,
                            depth=depth, pac=pac, n_critic=n_critic, max_modes=max_modes, seed=seed,
-                           device=device)
+                           device=device, on_problem=on_problem)
         self.progress, self.verbose = progress, verbose
         self.generator_: Generator | None = None
         self.notes_: list[str] = []
 
     # ---- fit -----------------------------------------------------------------------------
     def fit(self, data, discrete_columns: list[str] | None = None, out: str | Path | None = None,
-            encoding: str = "utf-8") -> "TabularGAN":
+            encoding: str = "utf-8", callbacks=()) -> "TabularGAN":
         """Learn `data` (DataFrame, CSV path or demo name). With `out`, the run folder (log,
-        checkpoint, generator) is kept there; else it lives in a temp folder during the fit."""
+        checkpoint, generator) is kept there; else it lives in a temp folder during the fit.
+        The health monitor watches the fit (`on_problem`: warn, stop or fix, as for `ganforge
+        train`); `callbacks` are further Trainer callbacks, run after it."""
         p = self.params
         df, name = load_table(data, encoding)
         plan, notes = plan_columns(df, discrete_columns)
@@ -71,7 +73,7 @@ class TabularGAN:
                           lr_g=p["lr"], lr_d=p["lr"], betas=(0.5, 0.9), n_critic=p["n_critic"],
                           z_dim=p["z_dim"], hidden=p["hidden"], depth=p["depth"], ema_decay=0.0,
                           seed=p["seed"], device=p["device"], log_every=max(1, min(100, steps)),
-                          sample_every=steps, ckpt_every=max(500, steps // 4),
+                          sample_every=steps, ckpt_every=max(500, steps // 4), on_problem=p["on_problem"],
                           out=str(out) if out else None).validate()
         torch.manual_seed(p["seed"])
         family = TabularFamily(cfg, dataset.meta())
@@ -79,14 +81,15 @@ class TabularGAN:
             run = RunDir(out if out is not None else tmp)
             run.path.mkdir(parents=True, exist_ok=True)
             monitor = HealthMonitor(dataset, cfg)  # loss/gradient detectors: a table has no probe
-            trainer = Trainer(family, dataset, cfg, run, callbacks=[monitor], progress=self.progress)
+            trainer = Trainer(family, dataset, cfg, run, callbacks=[monitor, *callbacks], progress=self.progress)
             run.write_config(cfg.to_dict(), dataset.meta(), family.name)
             monitor.start(trainer)
             self.last_record_ = trainer.fit()
             gen = trainer.generator()
         self.generator_ = Generator(gen.net.cpu(), gen.info, "cpu")
         self.fit_seconds_ = round(time.time() - t0, 2)
-        self._say(f"fitted {len(df)} rows x {len(df.columns)} columns: {steps} steps of {batch} rows "
+        done = f"{steps} steps" if trainer.step == steps else f"stopped at step {trainer.step} of {steps} (see log.jsonl)"
+        self._say(f"fitted {len(df)} rows x {len(df.columns)} columns: {done} of {batch} rows "
                   f"in {self.fit_seconds_:.0f} s")
         return self
 
