@@ -88,7 +88,7 @@ class TabularGAN:
             gen = trainer.generator()
         self.generator_ = Generator(gen.net.cpu(), gen.info, "cpu")
         self.fit_seconds_ = round(time.time() - t0, 2)
-        done = f"{steps} steps" if trainer.step == steps else f"stopped at step {trainer.step} of {steps} (see log.jsonl)"
+        done = f"{steps} steps" if trainer.step == steps else f"{trainer.step} of {steps} steps (stopped by the health monitor)"
         self._say(f"fitted {len(df)} rows x {len(df.columns)} columns: {done} of {batch} rows "
                   f"in {self.fit_seconds_:.0f} s")
         return self
