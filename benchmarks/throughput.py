@@ -197,7 +197,8 @@ def main():
         hand = f"{r['hand_speedup']:.2f}x" if r["hand_speedup"] else "-"
         print(f"| {r['model']} | {r['precision']} / {r['gf_threads']} | {r['gf_img_s']:.0f} | "
               f"{r['ref_img_s']:.0f} ({r['ref_threads']}) | {r['speedup']:.2f}x | {r['gflop_step']:.3f} | "
-              f"{r['gf_gflops']:.1f} | {100 * r['gf_gflops'] / p32:.0f}% | {100 * r['gf_gflops'] / p16:.0f}% | {hand} |")
+              f"{r['gf_gflops']:.1f} | {100 * r['gf_gflops'] / p32:.0f}% | {100 * r['gf_gflops'] / p16:.0f}% | "
+              f"{hand} |")
     sys.stdout.flush()
 
 

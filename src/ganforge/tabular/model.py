@@ -88,7 +88,8 @@ class TabularGAN:
             gen = trainer.generator()
         self.generator_ = Generator(gen.net.cpu(), gen.info, "cpu")
         self.fit_seconds_ = round(time.time() - t0, 2)
-        done = f"{steps} steps" if trainer.step == steps else f"{trainer.step} of {steps} steps (stopped by the health monitor)"
+        done = (f"{steps} steps" if trainer.step == steps
+                else f"{trainer.step} of {steps} steps (stopped by the health monitor)")
         self._say(f"fitted {len(df)} rows x {len(df.columns)} columns: {done} of {batch} rows "
                   f"in {self.fit_seconds_:.0f} s")
         return self
