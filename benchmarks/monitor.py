@@ -139,9 +139,9 @@ def run_case(name: str, mode: str, scale: float, tmp: Path) -> dict:
     t0 = time.time()
     error = None
     try:
-        if data.startswith("TABLE:"):  # `ganforge tabular fit` (its own defaults; monitor in warn mode)
+        if data.startswith("TABLE:"):  # `ganforge tabular fit` with its own defaults
             from ganforge.tabular import TabularGAN
-            TabularGAN(progress=False, verbose=False).fit(data[6:], out=out)
+            TabularGAN(progress=False, verbose=False, on_problem=mode).fit(data[6:], out=out, callbacks=callbacks)
             log = RunDir(out).read_log()
         else:
             run = ganforge.train(data, out=out, on_problem=mode, progress=False, callbacks=callbacks, **opts)

@@ -53,10 +53,12 @@ def reference_mlp(z=100, h=128):
 class Reference:
     """The textbook eager fp32 GAN step: D on real + detached fake, then G, non-saturating loss."""
 
+    fused = None  # torch's default Adam
+
     def __init__(self, make, x, device):
         self.G, self.D, self.z = (m.to(device) if isinstance(m, nn.Module) else m for m in make())
-        self.oG = torch.optim.Adam(self.G.parameters(), 2e-4, betas=(0.5, 0.999))
-        self.oD = torch.optim.Adam(self.D.parameters(), 2e-4, betas=(0.5, 0.999))
+        self.oG = torch.optim.Adam(self.G.parameters(), 2e-4, betas=(0.5, 0.999), fused=self.fused)
+        self.oD = torch.optim.Adam(self.D.parameters(), 2e-4, betas=(0.5, 0.999), fused=self.fused)
         self.x, self.device = x.to(device), device
 
     def step(self):
@@ -77,14 +79,14 @@ class HandWritten(Reference):
     bf16 autocast, channels_last for conv nets, one D pass over real + fake, one G forward,
     fused Adam; no stats, logging, EMA or library code. What the step could cost at best."""
 
+    fused = True
+
     def __init__(self, make, x, device):
         super().__init__(make, x, device)
         conv = any(isinstance(m, nn.Conv2d) for m in self.D.modules())
         if conv:
             self.G.to(memory_format=torch.channels_last)
             self.D.to(memory_format=torch.channels_last)
-        for o in (self.oG, self.oD):
-            o.param_groups[0]["fused"], o.param_groups[0]["foreach"] = True, False
         self.dtype = torch.bfloat16 if device == "cuda" or cpu_has_native_bf16() else torch.float32
 
     def step(self):

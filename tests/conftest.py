@@ -31,3 +31,23 @@ def cli(capsys):
 
 
 FAST = dict(progress=False, log_every=5, sample_every=10, ckpt_every=10)
+
+
+class InjectNaN:
+    """Callback that, at its first call, hooks G's first weight to turn its gradient NaN once at `step`."""
+
+    def __init__(self, step):
+        self.step, self.done = step, False
+
+    def __call__(self, trainer, record):
+        if getattr(self, "hooked", False):
+            return
+        self.hooked = True
+        p = next(trainer.family.nets["G"].parameters())
+
+        def hook(g):
+            if trainer.step == self.step - 1 and not self.done:  # during the update to `step`
+                self.done = True
+                return g * float("nan")
+            return g
+        p.register_hook(hook)

@@ -8,6 +8,7 @@ import math
 import pytest
 import torch
 
+from conftest import InjectNaN
 from ganforge.monitor import detectors as det
 
 
@@ -143,26 +144,6 @@ def test_doctor_replays_a_log_without_monitor(tmp_path):
     d = diagnose(tmp_path)
     assert d["worst"] == "problem" and d["findings"][0]["finding"] == "nan"
     assert "advice" in format_diagnosis(d)
-
-
-class InjectNaN:
-    """Callback that, at its first call, hooks G's first weight to turn its gradient NaN once at `step`."""
-
-    def __init__(self, step):
-        self.step, self.done = step, False
-
-    def __call__(self, trainer, record):
-        if getattr(self, "hooked", False):
-            return
-        self.hooked = True
-        p = next(trainer.family.nets["G"].parameters())
-
-        def hook(g):
-            if trainer.step == self.step - 1 and not self.done:  # during the update to `step`
-                self.done = True
-                return g * float("nan")
-            return g
-        p.register_hook(hook)
 
 
 @pytest.mark.parametrize("mode", ["stop", "fix"])

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 import torch
 
+from conftest import InjectNaN
 from ganforge.tabular import TabularGAN
 from ganforge.tabular.columns import plan_columns
 from ganforge.tabular.sampler import CondStream, cond_layout
@@ -125,23 +126,9 @@ def test_fit_on_problem_fix_recovers_from_a_nan(tmp_path):
     gradient is found at the next log step, the fit rolls back, halves the lr and finishes."""
     from ganforge.train.checkpoint import load_state
     torch.set_num_threads(1)
-    state = {"hooked": False, "done": False}
-
-    def inject(trainer, record):  # first log (step 100): hook G's first weight; NaN at step 130
-        if state["hooked"]:
-            return
-        state["hooked"] = True
-
-        def hook(g):
-            if trainer.step == 129 and not state["done"]:
-                state["done"] = True
-                return g * float("nan")
-            return g
-        next(trainer.family.nets["G"].parameters()).register_hook(hook)
-
     out = tmp_path / "tab"
     model = TabularGAN(epochs=60, batch_size=100, hidden=32, progress=False, verbose=False, on_problem="fix")
-    model.fit(mixed_table(400), out=out, callbacks=[inject])  # 240 steps, logged at 100, 200, 240
+    model.fit(mixed_table(400), out=out, callbacks=[InjectNaN(130)])  # 240 steps, logged at 100, 200, 240
     log = [json.loads(x) for x in (out / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log if r.get("finding") == "nan" and "severity" in r] == [200]
     fix = [r for r in log if r.get("action") == "fix"]
