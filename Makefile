@@ -27,6 +27,7 @@ demo-tabular: $(STAMP)
 	$(BIN)/ganforge tabular evaluate fair runs/fair/synth.csv --report runs/fair/report.html
 
 test: $(STAMP)
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)

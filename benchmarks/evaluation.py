@@ -31,12 +31,9 @@ def git(*args) -> str:
 
 
 def one_thread() -> dict:
-    """Train on one thread (shared machine); `threads` exists once the perf options are in."""
-    from dataclasses import fields
-
-    from ganforge.config import TrainConfig
+    """Train on one thread (shared machine)."""
     torch.set_num_threads(1)
-    return {"threads": 1} if "threads" in {f.name for f in fields(TrainConfig)} else {}
+    return {"threads": 1}
 
 
 def ensure_run(data: str, model: str, folder: Path, retrain: bool) -> tuple[Path, float | None]:

@@ -29,10 +29,10 @@ import torch
 import torch.nn.functional as F
 
 import ganforge
-from ganforge.apps.model import ImageModel
+from ganforge.artifacts.image import ImageModel
 from ganforge.data.colour import rgb_to_lab
 from ganforge.data.photos import HELDOUT_PHOTOS, builtin_photo, known_transform
-from ganforge.objectives.inpaint import random_masks
+from ganforge.families.inpaint import random_masks
 
 COMMON = dict(progress=False, log_every=25, ckpt_every=10**6, sample_every=10**6)
 

@@ -29,8 +29,8 @@ import torch
 
 import ganforge
 from ganforge.data import load_dataset
-from ganforge.errors import GanforgeError
-from ganforge.train.run import RunDir
+from ganforge.io.errors import GanforgeError
+from ganforge.io.rundir import RunDir
 from ganforge.metrics.modes import mode_stats
 
 

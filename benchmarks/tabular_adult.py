@@ -3,7 +3,7 @@
 Protocol: ../shared/data/adult.csv (32,561 rows; column types from adult.json: categorical and
 ordinal columns are discrete), 80/20 split with sklearn train_test_split(random_state=0).
 Each synthesizer fits the 80% and samples as many rows; both are scored by
-ganforge.tabular.evaluate against the 20% holdout (target 'income'). Fit time includes each
+ganforge.metrics.table_evaluate against the 20% holdout (target 'income'). Fit time includes each
 tool's column transform. With --with-ctgan both fit at the same time, one torch thread each,
 so both see the same machine load. The holdout itself is scored too, as the "real data"
 reference.
@@ -100,7 +100,7 @@ def main():
     import torch
     from sklearn.model_selection import train_test_split
     from ganforge.tabular import TabularGAN
-    from ganforge.tabular.evaluate import evaluate
+    from ganforge.metrics.table_evaluate import evaluate
 
     torch.set_num_threads(args.threads)
     load0 = os.getloadavg()

@@ -26,12 +26,12 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from ganforge.config import resolve
+from ganforge.families.resolve import resolve
 from ganforge.data.base import Dataset
-from ganforge.objectives import build_family
-from ganforge.train.loop import Trainer
-from ganforge.train.precision import cpu_has_native_bf16
-from ganforge.train.run import RunDir
+from ganforge.families import build_family, family_class
+from ganforge.engine.loop import Trainer
+from ganforge.engine.precision import cpu_has_native_bf16
+from ganforge.io.rundir import RunDir
 
 
 def reference_dcgan(z=64, c=32):
@@ -108,7 +108,8 @@ class HandWritten(Reference):
 
 def ganforge_step(options, x, device):
     data = Dataset(name="bench", kind="images", x=x)
-    cfg = resolve(dict(options, data="bench", batch_size=128, device=device, log_every=10**9), "images")
+    options = dict(options, data="bench", batch_size=128, device=device, log_every=10**9)
+    cfg = resolve(family_class(options.get("model", "dcgan")), options, data.meta(), "bench")
     torch.manual_seed(0)
     fam = build_family(cfg, data.meta())
     tr = Trainer(fam, data, cfg, RunDir(tempfile.mkdtemp()), progress=False)

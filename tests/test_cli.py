@@ -51,7 +51,7 @@ def test_sample_npz_points(cli, ring_run, tmp_path):
 
 def test_sample_filter_redraws_what_its_discriminator_rejects():
     import torch
-    from ganforge.sampling import Generator
+    from ganforge.artifacts.noise import Generator
 
     class Shift(torch.nn.Module):  # G: z -> z (2-D)
         def forward(self, z, y=None):

@@ -7,7 +7,7 @@ from PIL import Image
 
 from ganforge.data import load_dataset
 from ganforge.data import builtin
-from ganforge.errors import GanforgeError
+from ganforge.io.errors import GanforgeError
 
 
 def test_ring8_geometry_matches_pacgan():

@@ -10,8 +10,8 @@ import pytest
 
 import ganforge
 from ganforge.nets import build_net
-from ganforge.train.checkpoint import load_state
-from ganforge.train.distributed import weights_hash
+from ganforge.io.checkpoint import load_state
+from ganforge.engine.distributed import weights_hash
 
 
 def _free_port():

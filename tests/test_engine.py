@@ -11,13 +11,14 @@ from safetensors.torch import load_file
 from torch import nn
 
 import ganforge
-from ganforge.config import TrainConfig
+from ganforge.families.gan import VanillaOptions
+from ganforge.families.options import RunOptions
 from ganforge.data.base import Dataset
-from ganforge.objectives import Family, Phase
-from ganforge.objectives.losses import d_loss, g_loss, gradient_penalty, r1_penalty
-from ganforge.train.checkpoint import read_metadata, save_state
-from ganforge.train.loop import Trainer
-from ganforge.train.run import RunDir
+from ganforge.families import Family, Phase
+from ganforge.families.losses import d_loss, g_loss, gradient_penalty, r1_penalty
+from ganforge.io.checkpoint import read_metadata, save_state
+from ganforge.engine.loop import Trainer
+from ganforge.io.rundir import RunDir
 
 from conftest import FAST
 
@@ -111,8 +112,7 @@ def test_two_generators_two_discriminators_train_through_the_same_loop(tmp_path)
     a = torch.randn(4000, 2, generator=g) * 0.3
     b = torch.randn(4000, 2, generator=g) * 0.3 + torch.tensor([3.0, -1.0])
     data = Dataset("two-domains", "points", torch.cat([a, b[torch.randperm(4000, generator=g)]], 1))
-    cfg = TrainConfig(steps=1000, batch_size=128, log_every=50, ckpt_every=1000, sample_every=10**6,
-                      ema_decay=0)
+    cfg = RunOptions(steps=1000, batch_size=128, log_every=50, ckpt_every=1000, sample_every=10**6)
     fam = TwoWayFamily()
     trainer = Trainer(fam, data, cfg, RunDir(tmp_path), progress=False)
     trainer.fit()
@@ -198,13 +198,13 @@ def test_generate_only_sampling(tmp_path):
 
 def test_lazy_r1_applies_k_times_gamma_every_kth_step():
     from ganforge.data import load_dataset
-    from ganforge.objectives import build_family
+    from ganforge.families import build_family
     meta = load_dataset("ring8").meta()
     real = torch.randn(8, 2)
 
     def d_loss_at(step, **opts):
         torch.manual_seed(0)  # the same G and D for every variant
-        family = build_family(TrainConfig(data="ring8", model="vanilla", **opts).validate(), meta)
+        family = build_family(VanillaOptions(data="ring8", model="vanilla", **opts).validate(), meta)
         torch.manual_seed(1)  # the same fake batch
         return family.d_step((real, None), {"step": step})[0]
 
@@ -217,12 +217,12 @@ def test_lazy_r1_applies_k_times_gamma_every_kth_step():
 
 def test_r1_batch_penalises_only_the_first_k_real_examples():
     from ganforge.data import load_dataset
-    from ganforge.objectives import build_family
+    from ganforge.families import build_family
     meta = load_dataset("ring8").meta()
 
     def d_loss(real, **opts):
         torch.manual_seed(0)
-        family = build_family(TrainConfig(data="ring8", model="vanilla", r1_gamma=1.0, **opts).validate(), meta)
+        family = build_family(VanillaOptions(data="ring8", model="vanilla", r1_gamma=1.0, **opts).validate(), meta)
         torch.manual_seed(1)
         return family.d_step((real, None), {"step": 0})[0]
 
@@ -232,4 +232,4 @@ def test_r1_batch_penalises_only_the_first_k_real_examples():
     distinct = torch.cat([half, torch.randn(4, 2) * 0.1])
     assert not torch.isclose(d_loss(distinct, r1_batch=4), d_loss(distinct), rtol=1e-4)
     with pytest.raises(ganforge.GanforgeError, match="r1-batch"):
-        TrainConfig(r1_batch=-1).validate()
+        VanillaOptions(r1_batch=-1).validate()

@@ -5,8 +5,8 @@ import pytest
 
 import ganforge
 from ganforge.metrics.evaluate import evaluate
-from ganforge.sampling import Generator
-from ganforge.train.run import RunDir
+from ganforge.artifacts.noise import Generator
+from ganforge.io.rundir import RunDir
 
 TINY = dict(progress=False, steps=30, batch_size=32, channels=8, z_dim=16, log_every=5,
             sample_every=15, ckpt_every=15)

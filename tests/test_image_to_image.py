@@ -8,8 +8,8 @@ import torch
 from PIL import Image
 
 import ganforge
-from ganforge.apps.model import ImageModel
-from ganforge.apps.tiles import tiled
+from ganforge.artifacts.image import ImageModel
+from ganforge.artifacts.tiles import tiled
 from ganforge.cli import main
 from ganforge.data.colour import lab_to_rgb, rgb_to_lab
 from ganforge.data.photos import builtin_photo, known_transform

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from ganforge.data.base import Dataset
-from ganforge.errors import GanforgeError
+from ganforge.io.errors import GanforgeError
 from ganforge.metrics import extractors as E
 from ganforge.metrics.extractor_data import DATA, heldout
 from ganforge.metrics.fid import fid
@@ -72,7 +72,7 @@ def test_inception_architecture_with_random_weights(tmp_path):
     # 2048-d pool3 features, 1008 logits, for grey or RGB input of any size
     path = tmp_path / "pt_inception_random.pth"
     torch.save(net.state_dict(), path)
-    ext = load_inception(path)
+    ext = E.inception_extractor(path)
     assert ext.comparable and ext.feature_dim == FEATURE_DIM == 2048
     f, p = ext(torch.rand(1, 1, 28, 28) * 2 - 1)
     assert f.shape == (1, 2048) and p.shape == (1, 1008) and np.isfinite(f).all()

@@ -149,7 +149,7 @@ def test_doctor_replays_a_log_without_monitor(tmp_path):
 @pytest.mark.parametrize("mode", ["stop", "fix"])
 def test_nan_injection_end_to_end(tmp_path, mode):
     import ganforge
-    from ganforge.train.checkpoint import load_state
+    from ganforge.io.checkpoint import load_state
     torch.set_num_threads(1)
     out = tmp_path / mode
     run = ganforge.train("ring8", out=out, steps=300, log_every=20, ckpt_every=100, sample_every=1000,
@@ -181,7 +181,7 @@ def test_fix_rolled_back_to_step_0_equals_the_fixed_settings_from_the_start(tmp_
     data stream, RNG); the fixed run must then be exactly the run a user would have got with
     the fix's settings from the start. benchmarks/monitor.py's from-start row relies on this."""
     import ganforge
-    from ganforge.train.checkpoint import load_state
+    from ganforge.io.checkpoint import load_state
     torch.set_num_threads(1)
     small = dict(steps=120, log_every=20, ckpt_every=1000, sample_every=1000, hidden=32, depth=1,
                  batch_size=64, progress=False)
@@ -210,16 +210,16 @@ def test_doctor_cli(cli, tmp_path):
 
 
 def test_fix_remedies_change_the_live_training_setup(tmp_path):
-    from ganforge.config import resolve
+    from ganforge.families.resolve import resolve
     from ganforge.data import load_dataset
     from ganforge.monitor import remedy
-    from ganforge.objectives import build_family
-    from ganforge.train.loop import Trainer
-    from ganforge.train.run import RunDir
+    from ganforge.families import build_family, family_class
+    from ganforge.engine.loop import Trainer
+    from ganforge.io.rundir import RunDir
 
     def trainer(**opts):
         data = load_dataset("ring8")
-        cfg = resolve(dict(data="ring8", steps=10, **opts), "points")
+        cfg = resolve(family_class("vanilla"), dict(data="ring8", steps=10, **opts), data.meta(), "ring8")
         return Trainer(build_family(cfg, data.meta()), data, cfg, RunDir(tmp_path / str(len(opts))), progress=False)
 
     def lr(tr, phase):

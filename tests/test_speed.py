@@ -3,12 +3,12 @@ import pytest
 import torch
 
 import ganforge
-from ganforge.config import TrainConfig
+from ganforge.families.options import RunOptions
 from ganforge.data.mixtures import mixture_means
-from ganforge.errors import GanforgeError
+from ganforge.io.errors import GanforgeError
 from ganforge.nets import build_net
-from ganforge.objectives.losses import gradient_penalty, r1_penalty
-from ganforge.train.precision import Precision, resolve_precision
+from ganforge.families.losses import gradient_penalty, r1_penalty
+from ganforge.engine.precision import Precision, resolve_precision
 
 from conftest import FAST
 
@@ -16,7 +16,7 @@ CPU = torch.device("cpu")
 
 
 def test_auto_precision_follows_the_family_and_the_cpu(monkeypatch):
-    from ganforge.train import precision
+    from ganforge.engine import precision
     assert resolve_precision("bf16", CPU) == "bf16"
     assert resolve_precision("auto", CPU, fast_path=False) == "fp32"  # 2D/tabular/image-to-image
     monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda: True)
@@ -26,7 +26,7 @@ def test_auto_precision_follows_the_family_and_the_cpu(monkeypatch):
     with pytest.raises(GanforgeError, match="CUDA"):
         resolve_precision("fp16", CPU)
     with pytest.raises(GanforgeError, match="precision"):
-        TrainConfig(precision="fp8").validate()
+        RunOptions(precision="fp8").validate()
 
 
 def test_fast_path_defaults_reach_image_gans_only(tmp_path, monkeypatch):
@@ -35,8 +35,8 @@ def test_fast_path_defaults_reach_image_gans_only(tmp_path, monkeypatch):
     import json
     from click.testing import CliRunner
     from ganforge.cli import cli
-    from ganforge.train import precision
-    from ganforge.train.loop import Trainer
+    from ganforge.engine import precision
+    from ganforge.engine.loop import Trainer
     monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda: True)
     nhwc = []  # per Trainer with conv nets: is a multi-channel D conv weight NHWC?
     real_init = Trainer.__init__
@@ -121,7 +121,7 @@ def test_compile_falls_back_with_a_warning(tmp_path, monkeypatch):
 def test_image_gans_run_one_g_forward_per_step_points_keep_a_fresh_draw(tmp_path, monkeypatch):
     """dcgan: the G phase backpropagates through the D phase's fakes (Phase.keeps_graph), so G
     runs once per training step and still learns (its weights change); 2D vanilla keeps two."""
-    from ganforge.train.loop import Trainer
+    from ganforge.engine.loop import Trainer
     seen = {"n": 0, "moved": False}
     real_step = Trainer._one_step
 

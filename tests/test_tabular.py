@@ -8,9 +8,9 @@ import torch
 
 from conftest import InjectNaN
 from ganforge.tabular import TabularGAN
-from ganforge.tabular.columns import plan_columns
-from ganforge.tabular.sampler import CondStream, cond_layout
-from ganforge.tabular.transform import TableTransformer
+from ganforge.data.table_columns import plan_columns
+from ganforge.data.table_sampler import CondStream, cond_layout
+from ganforge.data.table_transform import TableTransformer
 
 
 def mixed_table(n=300, seed=0):
@@ -124,7 +124,7 @@ def test_fit_is_watched_by_the_health_monitor(fitted):
 def test_fit_on_problem_fix_recovers_from_a_nan(tmp_path):
     """--on-problem fix works for tables as for `ganforge train`: a NaN injected into G's
     gradient is found at the next log step, the fit rolls back, halves the lr and finishes."""
-    from ganforge.train.checkpoint import load_state
+    from ganforge.io.checkpoint import load_state
     torch.set_num_threads(1)
     out = tmp_path / "tab"
     model = TabularGAN(epochs=60, batch_size=100, hidden=32, progress=False, verbose=False, on_problem="fix")
@@ -151,7 +151,7 @@ def test_save_load_round_trip_without_pickle(fitted, tmp_path):
 
 
 def test_metrics_separate_good_from_bad_and_detect_copies():
-    from ganforge.tabular.evaluate import evaluate
+    from ganforge.metrics.table_evaluate import evaluate
     real, hold = mixed_table(400, seed=0), mixed_table(400, seed=1)
     fresh = evaluate(real, mixed_table(400, seed=2), hold, target="grp")
     bad = mixed_table(400, seed=2)

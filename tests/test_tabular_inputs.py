@@ -109,7 +109,7 @@ def test_unseen_category_in_condition_writes_nothing(odd_run, cli):
 def test_refit_into_existing_run_and_missing_run(odd_run, cli, tmp_path):
     fails_cleanly(cli("tabular", "fit", odd_run / "odd.csv", "--out", odd_run / "run", *FIT), "already")
     fails_cleanly(cli("tabular", "sample", tmp_path / "nothing", "-n", 5, "--out", tmp_path / "s.csv"),
-                  "no fitted table model")
+                  "does not exist")
 
 
 def test_evaluate_rejects_mismatched_tables(cli, tmp_path):

@@ -1,19 +1,21 @@
-"""The Python API: `ganforge.train(...)` returns a `Run`; `ganforge.load(run_dir)` a Generator."""
+"""The Python API: `ganforge.train(...)` returns a `Run`; `ganforge.load(run_dir)` the model
+object of any run (a noise sampler, an image-to-image model or a table model)."""
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-import torch
-
-from .config import BUILTIN_DEFAULT_KEYS, TrainConfig, identity_mismatch, load_config_file, resolve
+from .artifacts.image import ImageModel
+from .artifacts.noise import Generator
+from .artifacts.saved import read_info
 from .data import load_dataset
-from .errors import GanforgeError
-from .objectives import build_family, family_class
-from .sampling import Generator
-from .train.checkpoint import read_metadata
-from .train.loop import Trainer
-from .train.run import RunDir
+from .families import family_class
+from .families.options import load_config_file, split_lr
+from .families.resolve import choose_family, resolve
+from .io.checkpoint import read_metadata
+from .io.errors import GanforgeError
+from .io.rundir import RunDir
+from .runner import fit, saved_options
 
 
 class Run:
@@ -35,8 +37,8 @@ class Run:
             return 0
         return int(read_metadata(self.dir.checkpoint_path)["step"])
 
-    def generator(self, device: str = "cpu") -> Generator:
-        return Generator.load(self.path, device)
+    def generator(self, device: str = "cpu"):
+        return load(self.path, device)
 
     def __repr__(self) -> str:
         return f"Run('{self.path}', step={self.step})"
@@ -49,70 +51,65 @@ def _default_out(data: str) -> Path:
 
 def train(data: str = "ring8", model: str | None = None, out: str | Path | None = None,
           resume: bool = False, config: str | Path | dict | None = None, progress: bool = True,
-          callbacks=(), **options) -> Run:
+          callbacks=(), quiet: bool | None = None, **options) -> Run:
     """Train a GAN on `data` (built-in name, image folder or .npz) and return its Run.
 
-    Options are TrainConfig fields (steps, batch_size, lr_g, lr_d, loss, seed, ...); `lr` sets
-    both learning rates. Unset options take the dataset's defaults (ganforge.config).
+    Options are the chosen family's (see `ganforge train --help`: steps, batch_size, lr_g, lr_d,
+    loss, seed, ...); `lr` sets both learning rates; `config` is a dict or a JSON/YAML file of
+    options. Unset options take the family's defaults for the data. `resume=True` continues the
+    run in `out` with its saved options; options given now may extend it (`steps`) or change
+    how it runs, but not what it trains.
     """
     opts: dict = {}
     if config is not None:
-        opts.update(config if isinstance(config, dict) else load_config_file(config))
-    if "lr" in options:
-        lr = options.pop("lr")
-        for k in ("lr_g", "lr_d"):
-            if lr is not None and options.get(k) is None:
-                options[k] = lr
-    opts.update({k: v for k, v in options.items() if v is not None})
-    opts["data"] = str(data)
+        opts.update(split_lr(config if isinstance(config, dict) else load_config_file(config)))
+    opts.update({k: v for k, v in split_lr(options).items() if v is not None})
+    if quiet is not None:
+        progress = not quiet
     if model is not None:
         opts["model"] = model
-    if out is not None:
-        opts["out"] = str(out)
-    fam_cls = family_class(opts.get("model"))
-    if hasattr(fam_cls, "load_data"):  # families with their own data (image-to-image crops)
-        opts = {**fam_cls.defaults, **opts}
-        dataset = fam_cls.load_data(str(data), opts)
+    opts["data"] = str(data)
+    run = RunDir(Path(out) if out is not None else Path(opts["out"]) if opts.get("out") else _default_out(str(data)))
+    opts["out"] = str(run.path)
+    if resume:
+        saved_family = family_class(read_metadata(run.checkpoint_path)["config"]["model"]
+                                    if run.has_checkpoint() else opts.get("model") or "vanilla")
+        saved = saved_options(run, saved_family)
+        if opts.get("model", saved["model"]) != saved["model"]:
+            raise GanforgeError(f"cannot resume {run.path}: it trains --model {saved['model']}, "
+                                f"not {opts['model']}; drop --model or use another --out")
+        opts = {**saved, **opts}
+    family = choose_family(opts.get("model"), opts.get("preset"), str(data), _builtin_kind(str(data)))
+    if family is not None:  # refuse an option it does not use before reading any data
+        family.Options.refuse_unknown(opts, family.name)
+    if family is not None and family.load_data is not None:  # own data (image-to-image crops)
+        dataset = family.load_data(str(data), opts)
     else:
         dataset = load_dataset(str(data), opts.get("image_size"))
-    key = str(data) if str(data) in BUILTIN_DEFAULT_KEYS else dataset.kind
-    cfg = resolve(opts, key)
-    if cfg.eval_every or cfg.keep_best:  # training-time metrics (checks its options first)
-        from .metrics.callback import EvalCallback
-        callbacks = [*callbacks, EvalCallback(dataset, cfg)]
-    from .monitor import HealthMonitor  # first: it must see non-finite numbers before the others
-    callbacks = [HealthMonitor(dataset, cfg), *callbacks]
-    torch.manual_seed(cfg.seed)
-    family = build_family(cfg, dataset.meta())  # validates model x data before touching disk
-    run = RunDir(Path(cfg.out) if cfg.out else _default_out(str(data)))
-    if resume:
-        if not run.has_checkpoint():
-            raise GanforgeError(f"nothing to resume in {run.path} (no checkpoint); drop --resume to start it")
-        saved = read_metadata(run.checkpoint_path)["config"]
-        diff = identity_mismatch(saved, cfg)
-        if diff:
-            k = diff[0]
-            raise GanforgeError(f"cannot resume {run.path}: it was trained with {k}={saved.get(k)!r}, "
-                                f"not {getattr(cfg, k)!r}; use the same options or another --out")
-    elif run.has_checkpoint():
-        raise GanforgeError(f"{run.path} already holds a run; pass --resume to continue it "
-                            f"or choose another --out")
-    trainer = Trainer(family, dataset, cfg, run, callbacks=callbacks, progress=progress)
-    if resume:
-        trainer.resume()
-    if trainer.dist.is_main:  # under torchrun only rank 0 writes the run folder
-        run.path.mkdir(parents=True, exist_ok=True)
-        run.write_config(cfg.to_dict(), dataset.meta(), family.name, precision=trainer.precision.name)
-    for cb in callbacks:  # e.g. the health monitor keeps the starting state as its first healthy one
-        if hasattr(cb, "start"):
-            cb.start(trainer)
-    trainer.fit()
+    if family is None:  # user data: its kind decides
+        family = choose_family(None, None, str(data), dataset.kind)
+    cfg = resolve(family, opts, dataset.meta(), str(data))
+    fit(family, dataset, cfg, run.path, resume=resume, callbacks=callbacks, progress=progress)
     return Run(run.path)
 
 
-def load(run_dir: str | Path, device: str = "cpu") -> Generator:
-    """Load a trained generator for sampling only (no training code, no pickle)."""
+def _builtin_kind(data: str) -> str | None:
+    from .data.registry import builtin
+    entry = builtin(data)
+    return entry.kind if entry is not None else None
+
+
+def load(run_dir: str | Path, device: str = "cpu"):
+    """The trained model of any run folder, for use without training code (no pickle):
+    a `Generator` (noise in: `.sample(n)`), an `ImageModel` (`.translate/.upscale/.colorize/
+    .inpaint`) or a `TabularGAN` (`.sample(n)`)."""
+    kind = read_info(run_dir)["input"]
+    if kind == "image":
+        return ImageModel.load(run_dir, device)
+    if kind == "table":
+        from .tabular.model import TabularGAN
+        return TabularGAN.load(run_dir, device)
     return Generator.load(run_dir, device)
 
 
-__all__ = ["train", "load", "Run", "TrainConfig"]
+__all__ = ["train", "load", "Run"]

@@ -3,12 +3,27 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 import click
 
-from .config import LOSSES
-from .errors import GanforgeError
+from .families.options import LOSSES
+from .io.errors import GanforgeError
+
+
+class TrainCommand(click.Command):
+    """`ganforge train --help` lists every registered family with its own options, read from
+    the registry when help is asked for (so plain commands do not import torch for it)."""
+
+    def format_epilog(self, ctx, formatter):
+        from .data.registry import DATASETS
+        from .families import FAMILIES
+        with formatter.section("Families (--model)"):
+            formatter.write_dl([(name, cls.summary) for name, cls in FAMILIES.items()])
+            formatter.write_paragraph()
+            formatter.write_text("Each family takes the common options and its own; an option it does not "
+                                 "use is refused with the list of its own.")
+        with formatter.section("Built-in data"):
+            formatter.write_dl([(name, s.description) for name, s in DATASETS.items()])
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -17,10 +32,9 @@ def cli():
     """Train, sample, inspect and report on GANs. Try: ganforge train ring8"""
 
 
-@cli.command()
+@cli.command(cls=TrainCommand)
 @click.argument("data")
-@click.option("--model", help="Family: vanilla, dcgan, cgan; image-to-image: pix2pix, cyclegan (DATA has A/ and B/), "
-              "colorize, srgan, inpaint (DATA: a folder of photos or 'photos') (default: chosen per dataset).")
+@click.option("--model", help="Family (listed below; default: chosen by the data).")
 @click.option("--loss", type=click.Choice(LOSSES), help="Adversarial loss (default ns).")
 @click.option("--preset", help="Named architecture preset, e.g. 'seed' (100->128->784 MLP GAN).")
 @click.option("--steps", type=int, help="Generator updates in total.")
@@ -29,7 +43,13 @@ def cli():
 @click.option("--lr-g", type=float)
 @click.option("--lr-d", type=float)
 @click.option("--n-critic", type=int, help="D updates per G update.")
-@click.option("--z-dim", type=int)
+@click.option("--z-dim", type=int, help="Latent size.")
+@click.option("--channels", type=int, help="Base width of conv nets.")
+@click.option("--hidden", type=int, help="Width of MLP layers.")
+@click.option("--depth", type=int, help="Hidden layers of MLP nets.")
+@click.option("--gp-weight", type=float, help="Gradient penalty weight of --loss wgan-gp (default 10).")
+@click.option("--lr-decay/--no-lr-decay", default=None, help="Decay both learning rates linearly to 0 over the run.")
+@click.option("--projection/--no-projection", default=None, help="cgan: projection discriminator (default on).")
 @click.option("--r1-gamma", type=float, help="R1 penalty weight (0 = off).")
 @click.option("--r1-every", type=int, help="Lazy R1: apply it every k steps with weight k·γ.")
 @click.option("--r1-batch", type=int, help="R1 on the first k real examples of each batch (0 = all).")
@@ -63,28 +83,38 @@ def cli():
               help="Health monitor action on a problem: warn (default), fix (roll back + change), stop.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def train(data, model, out, resume, config_file, quiet, **options):
-    """Train a GAN on DATA: a built-in name (ring8, grid25, digits, mnist5k, fashion-mnist),
-    a folder of images (sub-folders = classes) or a .npz with 'images' [and 'labels'].
-    Image-to-image models train on random crops (--image-size) of full-size photos."""
+    """Train a GAN on DATA: a built-in name (listed below), a folder of images (sub-folders =
+    classes) or a .npz with 'images' [and 'labels']. Image-to-image models train on random
+    crops (--image-size) of full-size photos. An option the chosen family does not use is
+    refused. With --resume the saved options are kept: give only what you change (--steps)."""
+    _train(data, model=model, out=out, resume=resume, config=config_file, progress=not quiet, **options)
+
+
+def _train(data, **kwargs):
     import time
+
     from .api import train as api_train
+    from .families import family_class
     t0 = time.time()
-    run = api_train(data, model=model, out=out, resume=resume, config=config_file,
-                    progress=not quiet, **options)
+    run = api_train(data, **kwargs)
     click.echo(f"trained {run.config['family']} on {data} to step {run.step} "
                f"in {time.time() - t0:.0f} s -> {run.path}")
-    use = NEXT_COMMAND.get(run.config["family"], "sample {run} -n 64 --out samples.png")
+    use = family_class(run.config["family"]).next_command
     click.echo(f"samples: {run.path / 'samples'}   next: ganforge {use.format(run=run.path)}")
 
 
-# What to run after training, per family (image-to-image models are applied, not sampled).
-NEXT_COMMAND = {
-    "pix2pix": "translate {run} INPUT.png --out translated/",
-    "cyclegan": "translate {run} INPUT.png --out translated/",
-    "srgan": "upscale {run} IMAGE.png --out upscaled.png",
-    "inpaint": "inpaint {run} IMAGE.png --mask MASK.png --out filled.png",
-    "colorize": "colorize {run} GREY.png --out colour.png",
-}
+@cli.command()
+@click.argument("run_dir", type=click.Path())
+@click.option("--steps", type=int, help="Train on to this many steps in all (default: the saved number).")
+@click.option("--device", help="auto, cpu, cuda, cuda:1 ...")
+@click.option("--threads", type=int, help="CPU threads (default auto).")
+@click.option("--on-problem", type=click.Choice(["warn", "fix", "stop"]), help="Health monitor action.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def resume(run_dir, quiet, **options):
+    """Continue RUN_DIR where it stopped, with the options it was started with."""
+    from .api import Run
+    data = Run(run_dir).config["config"]["data"]
+    _train(data, out=run_dir, resume=True, progress=not quiet, **options)
 
 
 @cli.command()
@@ -162,7 +192,8 @@ def evaluate(run_dir, n, as_json, extractor, inception_weights, seed):
     """Score RUN_DIR's generator against its real data (FID, KID, precision/recall,
     density/coverage, per-class, memorisation), with protocol and real-vs-real floor.
     Writes RUN_DIR/metrics.json."""
-    from .metrics.evaluate import evaluate as run_eval, format_table
+    from .metrics.evaluate import evaluate as run_eval
+    from .metrics.evaluate import format_table
     doc = run_eval(run_dir, n=n, seed=seed, extractor=extractor, inception_weights=inception_weights,
                    log=None if as_json else lambda m: click.echo(m, err=True))
     click.echo(json.dumps(doc, indent=2) if as_json else format_table(doc))

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from ..errors import GanforgeError
+from ..io.errors import GanforgeError
 
 _common = [click.argument("run_dir", type=click.Path()),
            click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:1 ..."),
@@ -20,8 +20,8 @@ def common(f):
 
 
 def _load(run_dir, device, tile):
-    from ..train.loop import pick_device
-    from .model import ImageModel
+    from ..artifacts.image import ImageModel
+    from ..io.device import pick_device
     if tile < 16:
         raise GanforgeError(f"--tile must be at least 16, got {tile}")
     return ImageModel.load(run_dir, str(pick_device(device)), tile)
@@ -34,8 +34,8 @@ def _load(run_dir, device, tile):
 def translate(run_dir, device, tile, inputs, out):
     """Translate INPUT images (files or folders) with a pix2pix or cyclegan run into --out."""
     from tqdm import tqdm
-    from ..data.files import IMAGE_SUFFIXES
-    from .model import read_rgb, write_image
+
+    from ..io.images import IMAGE_SUFFIXES, read_rgb, write_image
     model = _load(run_dir, device, tile)
     model.expect("translate")
     files = []
@@ -62,7 +62,7 @@ def translate(run_dir, device, tile, inputs, out):
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Output image (.png/.jpg).")
 def colorize(run_dir, device, tile, image, out):
     """Colourise a greyscale (or colour, its lightness is used) IMAGE with a colorize run."""
-    from .model import read_rgb, write_image
+    from ..io.images import read_rgb, write_image
     model = _load(run_dir, device, tile)
     model.expect("colorize")
     write_image(out, model.colorize(read_rgb(image, allow_grey=True), image))
@@ -77,7 +77,7 @@ def colorize(run_dir, device, tile, image, out):
               help="Average over the 8 flips/rotations of IMAGE: higher PSNR, 8x slower, less sharp.")
 def upscale(run_dir, device, tile, image, out, self_ensemble):
     """Super-resolve IMAGE by the srgan run's factor (x2 or x4)."""
-    from .model import read_rgb, write_image
+    from ..io.images import read_rgb, write_image
     model = _load(run_dir, device, tile)
     model.expect("upscale")
     arr = model.upscale(read_rgb(image), image, self_ensemble=self_ensemble)
@@ -93,7 +93,7 @@ def upscale(run_dir, device, tile, image, out, self_ensemble):
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Output image (.png/.jpg).")
 def inpaint(run_dir, device, tile, image, mask, out):
     """Fill the white area of MASK in IMAGE with an inpaint run."""
-    from .model import read_mask, read_rgb, write_image
+    from ..io.images import read_mask, read_rgb, write_image
     model = _load(run_dir, device, tile)
     model.expect("inpaint")
     arr = read_rgb(image)

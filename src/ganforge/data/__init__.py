@@ -1,4 +1,6 @@
 """Datasets by name or path. Everything becomes a `Dataset`: float32 tensors in [-1, 1]."""
-from .base import Dataset, load_dataset, BUILTIN_NAMES
+from .base import Dataset
+from .load import load_dataset
+from .registry import DATASETS
 
-__all__ = ["Dataset", "load_dataset", "BUILTIN_NAMES"]
+__all__ = ["Dataset", "load_dataset", "DATASETS"]

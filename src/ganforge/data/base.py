@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable
 
 import torch
 
-from ..errors import GanforgeError
+from ..io.errors import GanforgeError
 
 
 @dataclass
@@ -96,28 +95,3 @@ class SamplerStream:
 
 
 BatchStream = ShuffledStream | SamplerStream
-
-BUILTIN_NAMES = ("ring8", "grid25", "digits", "mnist5k", "fashion-mnist")
-
-
-def load_dataset(spec: str, image_size: int | None = None) -> Dataset:
-    """A built-in name (see BUILTIN_NAMES), a folder of images, or a .npz file."""
-    from . import builtin, files, mixtures
-    if spec in ("ring8", "grid25"):
-        return mixtures.load(spec)
-    if spec in ("digits", "mnist5k", "fashion-mnist"):
-        return builtin.load(spec)
-    path = Path(spec)
-    if path.is_dir():
-        return files.load_folder(path, image_size)
-    if path.suffix.lower() == ".npz":
-        if not path.is_file():
-            raise GanforgeError(f"file {path} does not exist; check the path")
-        return files.load_npz(path)
-    if path.suffix.lower() in (".csv", ".tsv", ".parquet") and path.exists():
-        raise GanforgeError(f"{path} is a table: fit it with `ganforge tabular fit {path} --out RUN` "
-                            f"(or ganforge.tabular.TabularGAN in Python)")
-    if path.exists():
-        raise GanforgeError(f"cannot use {path} as data: pass a folder of images or a .npz file")
-    raise GanforgeError(f"unknown dataset '{spec}': not a built-in name ({', '.join(BUILTIN_NAMES)}) "
-                        f"and no such file or folder")

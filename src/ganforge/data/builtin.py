@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import GanforgeError
+from ..io.errors import GanforgeError
 from .base import Dataset
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")

@@ -11,30 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
-from ..errors import GanforgeError
+from ..io.errors import GanforgeError
+from ..io.images import IMAGE_SUFFIXES, flatten_alpha, is_grey, open_image
 from .base import Dataset
-
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}
-
-
-def _open(path: Path) -> Image.Image:
-    try:
-        im = Image.open(path)
-        im.load()  # force a full decode so truncated files fail here, not mid-training
-        return im
-    except (UnidentifiedImageError, OSError, SyntaxError) as e:
-        raise GanforgeError(f"cannot read image {path} ({str(e).splitlines()[0]}); "
-                            f"remove or re-save the file") from None
-
-
-def _flatten_alpha(im: Image.Image) -> Image.Image:
-    if im.mode in ("RGBA", "LA") or (im.mode == "P" and "transparency" in im.info):
-        im = im.convert("RGBA")
-        bg = Image.new("RGBA", im.size, (255, 255, 255, 255))
-        return Image.alpha_composite(bg, im).convert("RGB")
-    return im
 
 
 def _square(im: Image.Image, size: int) -> Image.Image:
@@ -49,8 +30,8 @@ def load_folder(root: Path, image_size: int | None = None) -> Dataset:
     if not paths:
         raise GanforgeError(f"folder {root} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))}); "
                             f"point DATA at a folder with images in it")
-    images = [_flatten_alpha(_open(p)) for p in paths]
-    grey = all(im.mode in ("L", "1", "I", "I;16", "F") for im in images)
+    images = [flatten_alpha(open_image(p)) for p in paths]
+    grey = all(is_grey(im) for im in images)
     mode = "L" if grey else "RGB"
     if image_size is None:
         short = int(np.median([min(im.size) for im in images]))

@@ -15,15 +15,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import GanforgeError
+from ..io.errors import GanforgeError
+from ..io.images import IMAGE_SUFFIXES, read_image
 from .base import Dataset
-from .files import IMAGE_SUFFIXES, _flatten_alpha, _open
+from .registry import names as builtin_names
 
 # Colour photos that ship with scikit-image / scikit-learn; the held-out ones are never trained on.
 TRAIN_PHOTOS = ("astronaut", "coffee", "rocket", "hubble_deep_field", "immunohistochemistry",
                 "retina", "sk:china.jpg")
 HELDOUT_PHOTOS = ("chelsea", "sk:flower.jpg")
-DEMO_NAMES = ("photos", "photos-pairs")
 
 
 def builtin_photo(name: str) -> np.ndarray:
@@ -41,15 +41,6 @@ def known_transform(rgb: np.ndarray) -> np.ndarray:
     x = rgb.astype(np.float32) / 255.0
     y = x[..., [2, 0, 1]] * 0.8 + 0.1
     return np.clip(np.round(y * 255.0), 0, 255).astype(np.uint8)
-
-
-def read_image(path: Path, mode: str | None = None) -> np.ndarray:
-    """An image file as uint8 (H, W, C); `mode` "RGB"/"L" converts, None keeps grey as grey."""
-    im = _flatten_alpha(_open(Path(path)))
-    if mode is None:
-        mode = "L" if im.mode in ("L", "1", "I", "I;16", "F") else "RGB"
-    arr = np.asarray(im.convert(mode), dtype=np.uint8)
-    return arr[..., None] if arr.ndim == 2 else arr
 
 
 def _image_files(folder: Path) -> list[Path]:
@@ -98,15 +89,15 @@ def load_photos(spec: str, crop: int, domains: str) -> Dataset:
     """`domains`: "one" (a folder of images), "paired" or "unpaired" (A/ and B/ sub-folders)."""
     path = Path(spec)
     source = spec
-    if spec in DEMO_NAMES:
+    if spec in builtin_names("image-crops"):
         a = [(n, builtin_photo(n)) for n in TRAIN_PHOTOS]
         b = [(n, known_transform(x)) for n, x in a] if spec == "photos-pairs" else None
         source = f"offline photos {', '.join(TRAIN_PHOTOS)}" + (" (B = known colour transform)" if b else "")
         if domains != "one" and b is None:
-            raise GanforgeError(f"this model needs two domains; use data 'photos-pairs' or a folder with A/ and B/")
+            raise GanforgeError("this model needs two domains; use data 'photos-pairs' or a folder with A/ and B/")
     elif not path.is_dir():
         raise GanforgeError(f"data '{spec}' is not a folder; pass a folder of images "
-                            f"(or A/ and B/ sub-folders for pix2pix/cyclegan) or one of {', '.join(DEMO_NAMES)}")
+                            f"(or A/ and B/ sub-folders for pix2pix/cyclegan) or one of {', '.join(builtin_names('image-crops'))}")
     elif domains == "one":
         files = _image_files(path)
         if not files:

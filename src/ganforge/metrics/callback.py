@@ -13,10 +13,9 @@ import json
 import time
 
 import numpy as np
-import torch
 
-from ..errors import GanforgeError
-from ..train.checkpoint import atomic_write_text
+from ..io.checkpoint import atomic_write_text
+from ..io.errors import GanforgeError
 from . import extractors
 from .evaluate import METRICS, core_metrics, real_halves
 

@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..artifacts.noise import Generator
 from ..data import load_dataset
-from ..errors import GanforgeError
-from ..sampling import Generator
-from ..train.checkpoint import atomic_write_text, read_metadata
-from ..train.run import RunDir
+from ..io.checkpoint import atomic_write_text, read_metadata
+from ..io.errors import GanforgeError
+from ..io.rundir import RunDir
 from . import extractors
 from .fid import classifier_score, fid, kid
 from .memorisation import memorisation
@@ -175,7 +175,7 @@ def evaluate(run_dir: str | Path, n: int | None = None, seed: int = 0, extractor
             heldout = (load("fashion-mnist", "test").x, "the official 10k test split (never trained on)")
         mem = memorisation(data.x, xg[:memorisation_n], heldout, seed=seed)
         if data.kind == "images":
-            from ..report.images import grid, save_png, to_uint8
+            from ..io.images import grid, save_png, to_uint8
             pairs = mem["closest"]
             top = torch.stack([xg[p["generated"]] for p in pairs] + [data.x[p["train"]] for p in pairs])
             save_png(run.path / "nearest_pairs.png", grid(to_uint8(top), nrow=len(pairs), upscale_to=480))

@@ -24,8 +24,8 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from ..errors import GanforgeError
-from ..train.checkpoint import atomic_write, atomic_write_text
+from ..io.checkpoint import atomic_write, atomic_write_text
+from ..io.errors import GanforgeError
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 # Built-in dataset -> shipped extractor trained on that domain.
@@ -250,10 +250,11 @@ def choose(dataset, run_dir: Path | None, name: str | None = None,
             raise GanforgeError("2D point data is compared in raw coordinates; drop --extractor/--inception-weights")
         return identity_extractor(dataset.shape[0])
     if inception_weights:
-        from .inception import load_inception
-        return load_inception(inception_weights)
+        return inception_extractor(inception_weights)
     if name in (None, "auto"):
         name = BUILTIN.get(dataset.name, "user-cnn")
+        if name != "user-cnn" and tuple(load_builtin(name).input_shape or dataset.shape) != tuple(dataset.shape):
+            name = "user-cnn"  # a built-in set resized by --image-size: its shipped CNN does not fit
     if name == "user-cnn":
         if run_dir is None:
             raise GanforgeError("the user-cnn extractor needs a run folder to cache it in")
@@ -261,3 +262,10 @@ def choose(dataset, run_dir: Path | None, name: str | None = None,
     ext = load_builtin(name)
     ext.check(dataset.shape)
     return ext
+
+
+def inception_extractor(path) -> Extractor:
+    """Standard FID features from a user-supplied InceptionV3 weights file (metrics/inception.py)."""
+    from .inception import FEATURE_DIM, load_inception
+    net, card = load_inception(path)
+    return Extractor("inception", net, FEATURE_DIM, card, comparable=True, batch_size=50)

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import GanforgeError
+from ..io.errors import GanforgeError
 
 FEATURE_DIM = 2048
 
@@ -170,8 +170,8 @@ def read_weights(path: Path) -> dict:
     return sd
 
 
-def load_inception(path: str | Path):
-    from .extractors import Extractor
+def load_inception(path: str | Path) -> tuple[nn.Module, dict]:
+    """(the FID InceptionV3 net in eval mode, its card) from a user-supplied weights file."""
     path = Path(path)
     if not path.is_file():
         raise GanforgeError(f"--inception-weights {path} does not exist; pass the FID InceptionV3 "
@@ -191,4 +191,4 @@ def load_inception(path: str | Path):
                             f"pass pt_inception-2015-12-05-6726825d.pth")
     card = {"summary": f"standard FID InceptionV3 pool3 from {path.name}; comparable to published "
                        f"FID only at the same sample counts and resize", "weights": str(path)}
-    return Extractor("inception", net.eval(), FEATURE_DIM, card, comparable=True, batch_size=50)
+    return net.eval(), card

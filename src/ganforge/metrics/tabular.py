@@ -14,9 +14,9 @@ import itertools
 import numpy as np
 import pandas as pd
 
-from ..errors import GanforgeError
-from ..tabular.columns import plan_columns
-from ..tabular.transform import _key, numeric_values
+from ..data.table_columns import plan_columns
+from ..data.table_transform import _key, numeric_values
+from ..io.errors import GanforgeError
 
 QUALITY_PROTOCOL = ("column shapes: 1-KS (continuous), 1-TV (categorical, missing as a category); "
                     "pair trends: 1-|dPearson|/2 (continuous pairs), 1-TV of joint frequencies "

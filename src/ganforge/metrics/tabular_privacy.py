@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..tabular.transform import numeric_values
+from ..data.table_transform import numeric_values
 from .tabular import _cat, column_kinds
 
 PRIVACY_PROTOCOL = ("rows as [0,1]-scaled continuous + one-hot/sqrt2 categorical, Euclidean; "

@@ -5,8 +5,8 @@ logged without the monitor are replayed through the same detectors from their lo
 """
 from __future__ import annotations
 
-from ..errors import GanforgeError
-from ..train.run import RunDir
+from ..io.errors import GanforgeError
+from ..io.rundir import RunDir
 from .detectors import SEVERITY
 from .monitor import Tracker
 

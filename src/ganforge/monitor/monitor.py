@@ -16,8 +16,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..train.checkpoint import load_state, save_state
-from ..train.loop import StopTraining
+from ..engine.loop import StopTraining
+from ..io.checkpoint import load_state, save_state
 from . import remedy
 from .detectors import SEVERITY, detect, status
 

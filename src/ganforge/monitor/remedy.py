@@ -1,6 +1,9 @@
 """`--on-problem fix`: the documented change per finding, applied after rolling back to the last
 healthy state. Changes edit the live config (the family reads it every step) and optimiser
 learning rates; they are logged, and the saved config of later checkpoints records them.
+A change is made only where the family has that knob (its Options declare the field, e.g.
+`r1_gamma`); otherwise the next change in the row applies, so no fix logs a change that has no
+effect.
 
 | finding        | change                                                            |
 |----------------|-------------------------------------------------------------------|
@@ -37,8 +40,13 @@ def scale_lr(trainer, phase: str, factor: float, record: bool = True) -> str:
     return f"lr_{phase} {before:.3g} -> {opt.param_groups[0]['lr']:.3g}"
 
 
+def _has(trainer, knob: str) -> bool:
+    """Does the family read this option? (Its Options declare it.)"""
+    return trainer.cfg.has(knob) if hasattr(trainer.cfg, "has") else hasattr(trainer.cfg, knob)
+
+
 def _loss_to_ns(trainer) -> str | None:
-    if trainer.cfg.loss != "minimax":
+    if not _has(trainer, "loss") or trainer.cfg.loss != "minimax":
         return None
     trainer.cfg.loss = "ns"
     return "loss minimax -> ns"
@@ -71,7 +79,7 @@ def _d_overpowering(trainer) -> str:
     parts = []
     cfg = trainer.cfg
     d_phase = next((p for p in trainer.family.phases if p.name == phase), None)
-    if getattr(cfg, "n_critic", 1) > 1 and d_phase is not None:
+    if _has(trainer, "n_critic") and cfg.n_critic > 1 and d_phase is not None:
         parts.append(f"n_critic {cfg.n_critic} -> 1")
         cfg.n_critic = d_phase.repeats = 1
     # G catches up (lr_G raised to lr_D) rather than D slowing down: lowering lr_D to a
@@ -82,7 +90,7 @@ def _d_overpowering(trainer) -> str:
 
 def _mode_collapse(trainer) -> str:
     cfg = trainer.cfg
-    if not hasattr(cfg, "r1_gamma"):
+    if not _has(trainer, "r1_gamma"):
         return _halve_both(trainer)
     before = cfg.r1_gamma
     # 0.01, not 1: on grid25 gamma 1 smoothed D so much that the rescued run kept 3.6% of
@@ -99,7 +107,7 @@ def _mode_collapse(trainer) -> str:
 def _start_ema(trainer) -> str | None:
     """Sample from an EMA of G from here on (a no-EMA G hops between modes; its average covers
     more of them: grid25 proxy of the benchmark's fixed collapse run, 17 -> 22 modes)."""
-    if trainer.ema is not None or getattr(trainer.cfg, "ema_decay", None) != 0:
+    if trainer.ema is not None or not _has(trainer, "ema_decay") or trainer.cfg.ema_decay != 0:
         return None
     trainer.start_ema(EMA_START)
     return f"EMA of G off -> {EMA_START}"

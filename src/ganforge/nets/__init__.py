@@ -7,28 +7,50 @@ from __future__ import annotations
 
 from torch import nn
 
-from ..errors import GanforgeError
+from ..io.errors import GanforgeError
 from .conv import ConvDiscriminator, ConvGenerator
+from .gated import GatedInpaintNet
+from .lapgan import LapGenerator
 from .mlp import MLPDiscriminator, MLPGenerator
+from .patchgan import PatchGAN
+from .pool import ImagePool
+from .resnet_g import ResnetGenerator
+from .sr import SRResNet
+from .tabular import TableCritic, TableGenerator
+from .unet import UNet
 
+# Every net a saved run can name. Explicit, so a fresh process knows them all without imports
+# having to happen first; the names are part of the run format and never change meaning.
 NETS: dict[str, type[nn.Module]] = {
-    "mlp_g": MLPGenerator, "mlp_d": MLPDiscriminator,
-    "conv_g": ConvGenerator, "conv_d": ConvDiscriminator,
+    "conv_d": ConvDiscriminator,
+    "conv_g": ConvGenerator,
+    "gated_inpaint": GatedInpaintNet,
+    "lapgan_g": LapGenerator,
+    "mlp_d": MLPDiscriminator,
+    "mlp_g": MLPGenerator,
+    "patchgan": PatchGAN,
+    "image_pool": ImagePool,
+    "resnet_g": ResnetGenerator,
+    "srresnet": SRResNet,
+    "table_d": TableCritic,
+    "table_g": TableGenerator,
+    "unet": UNet,
 }
 
 
-def register_net(name: str):
-    """Decorator for families that bring their own nets (image-to-image, tabular, ...)."""
-    def wrap(cls):
-        if name in NETS and NETS[name] is not cls:
-            raise ValueError(f"net name '{name}' is already registered")
-        NETS[name] = cls
-        return cls
-    return wrap
-
-
 def build_net(spec: dict) -> nn.Module:
-    if spec.get("net") not in NETS:
-        raise GanforgeError(f"unknown network '{spec.get('net')}' in saved run; "
+    """The net a JSON spec describes (a saved run's file may be damaged or hostile: only names
+    in NETS are built, with keyword arguments checked by the class itself)."""
+    name = spec.get("net") if isinstance(spec, dict) else None
+    if name not in NETS:
+        raise GanforgeError(f"unknown network {name!r} in saved run; "
                             f"was it made by a newer ganforge? known: {', '.join(NETS)}")
-    return NETS[spec["net"]](**spec["kwargs"])
+    kwargs = spec.get("kwargs", {})
+    if not isinstance(kwargs, dict):
+        raise GanforgeError(f"saved run describes network '{name}' with {type(kwargs).__name__} "
+                            f"arguments, not a mapping; the run folder is damaged")
+    try:
+        return NETS[name](**kwargs)
+    except (TypeError, ValueError, RuntimeError) as e:
+        raise GanforgeError(f"saved run's network '{name}' cannot be built ({str(e).splitlines()[0]}); "
+                            f"the run folder is damaged or from another ganforge version") from None

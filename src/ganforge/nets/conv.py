@@ -4,8 +4,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..errors import GanforgeError
-from .layers import CondBatchNorm2d, DiscriminatorHead, LabelConcat, apply_spectral_norm, dcgan_init
+from ..io.errors import GanforgeError
+from .layers import (
+    CondBatchNorm2d,
+    DiscriminatorHead,
+    LabelConcat,
+    apply_spectral_norm,
+    dcgan_init,
+)
 
 
 def pyramid(size: int) -> tuple[int, int]:

@@ -7,8 +7,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import register_net
-
 
 def smooth_fill(image: torch.Tensor, mask: torch.Tensor, iters: int = 100) -> torch.Tensor:
     """A smooth (harmonic) interpolation of the hole from its border; known pixels unchanged.
@@ -47,7 +45,6 @@ class GatedConv(nn.Module):
         return (nn.functional.elu(h) if self.act else h) * torch.sigmoid(g)
 
 
-@register_net("gated_inpaint")
 class GatedInpaintNet(nn.Module):
     """Encoder (x4 down), dilated gated convs for a wide receptive field, decoder (x4 up)."""
 

@@ -7,7 +7,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import register_net
 from .conv import ConvGenerator
 
 
@@ -30,7 +29,6 @@ def downsample(x: torch.Tensor) -> torch.Tensor:
     return F.avg_pool2d(x, 2)
 
 
-@register_net("lapgan_g")
 class LapGenerator(nn.Module):
     def __init__(self, z_dim: int, out_shape: list[int], channels: int = 32, levels: int = 2):
         super().__init__()

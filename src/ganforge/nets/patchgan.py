@@ -6,10 +6,7 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from . import register_net
 
-
-@register_net("patchgan")
 class PatchGAN(nn.Module):
     def __init__(self, in_ch: int, channels: int = 32, n_layers: int = 3, spectral: bool = False):
         super().__init__()

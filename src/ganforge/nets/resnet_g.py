@@ -6,8 +6,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from . import register_net
-
 
 class ResBlock(nn.Module):
     def __init__(self, c: int):
@@ -19,7 +17,6 @@ class ResBlock(nn.Module):
         return x + self.body(x)
 
 
-@register_net("resnet_g")
 class ResnetGenerator(nn.Module):
     def __init__(self, in_ch: int, out_ch: int, channels: int = 32, n_blocks: int = 6):
         super().__init__()

@@ -7,8 +7,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import register_net
-
 
 class SRBlock(nn.Module):
     def __init__(self, c: int):
@@ -20,7 +18,6 @@ class SRBlock(nn.Module):
         return x + self.body(x)
 
 
-@register_net("srresnet")
 class SRResNet(nn.Module):
     def __init__(self, in_ch: int = 3, scale: int = 4, channels: int = 32, n_blocks: int = 6):
         super().__init__()

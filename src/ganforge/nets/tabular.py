@@ -5,8 +5,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from . import register_net
-
 
 class Residual(nn.Module):
     """FC -> BN -> ReLU, with the input concatenated to the output (widths add up)."""
@@ -19,7 +17,6 @@ class Residual(nn.Module):
         return torch.cat([torch.relu(self.bn(self.fc(x))), x], dim=1)
 
 
-@register_net("table_g")
 class TableGenerator(nn.Module):
     """(z, cond) -> raw outputs; the family applies tanh / (Gumbel-)softmax per block."""
 
@@ -37,7 +34,6 @@ class TableGenerator(nn.Module):
         return self.body(torch.cat([z, cond], 1) if cond is not None and self.cond_dim else z)
 
 
-@register_net("table_d")
 class TableCritic(nn.Module):
     """Scores packs: input (B / pac, pac * (data_dim + cond_dim)) -> (logit, None)."""
 

@@ -6,10 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from . import register_net
 
-
-@register_net("unet")
 class UNet(nn.Module):
     def __init__(self, in_ch: int, out_ch: int, channels: int = 32, depth: int = 4, tanh: bool = True):
         super().__init__()

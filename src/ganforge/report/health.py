@@ -39,7 +39,7 @@ def health_html(run_path, img_tag) -> str:
     """The whole <section>; empty string when the log holds no monitor records."""
     from ..monitor.doctor import diagnose
     d = diagnose(run_path)
-    from ..train.run import RunDir
+    from ..io.rundir import RunDir
     log = RunDir(run_path).read_log()
     if d["status_now"] is None and not d["findings"]:
         return ""

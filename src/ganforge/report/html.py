@@ -11,12 +11,12 @@ import io
 import json
 from pathlib import Path
 
-from ..errors import GanforgeError
-from ..train.checkpoint import atomic_write, atomic_write_text, read_metadata
-from ..train.run import RunDir
+from ..io.checkpoint import atomic_write, atomic_write_text, read_metadata
+from ..io.errors import GanforgeError
+from ..io.rundir import RunDir
 from . import sections
-from .sections import img_tag
 from .health import health_html
+from .sections import img_tag
 
 CSS = """body{font-family:system-ui,sans-serif;max-width:1040px;margin:2em auto;color:#222;padding:0 1em}
 figure{display:inline-block;margin:4px;text-align:center;vertical-align:top}
@@ -52,7 +52,8 @@ def _series(log: list[dict], keys: list[str]) -> dict:
 
 def _metrics(run: RunDir, evaluate: bool, n: int | None) -> tuple[dict | None, str]:
     """metrics.json, re-evaluated when asked and missing/stale; plus a note for the reader."""
-    from ..metrics.evaluate import evaluate as run_eval, read_metrics
+    from ..metrics.evaluate import evaluate as run_eval
+    from ..metrics.evaluate import read_metrics
     doc = read_metrics(run.path)
     step = int(read_metadata(run.checkpoint_path)["step"]) if run.has_checkpoint() else None
     stale = doc is not None and step is not None and doc.get("step") != step
@@ -70,7 +71,7 @@ def _metrics(run: RunDir, evaluate: bool, n: int | None) -> tuple[dict | None, s
 
 
 def _generator(run: RunDir):
-    from ..sampling import Generator
+    from ..artifacts.noise import Generator
     try:
         return Generator.load(run.path)
     except GanforgeError:

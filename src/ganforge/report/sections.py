@@ -11,7 +11,7 @@ import math
 import numpy as np
 import torch
 
-from .images import grid, png_bytes, to_uint8
+from ..io.images import grid, png_bytes, to_uint8
 
 CURVES = ("fid", "kid", "precision", "recall", "density", "coverage", "modes")
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..tabular.transform import _key
-from ..train.checkpoint import atomic_write_text
+from ..data.table_transform import _key
+from ..io.checkpoint import atomic_write_text
 
 REAL, SYNTH = "#4C72B0", "#DD8452"
 
@@ -73,7 +73,7 @@ def _heatmap(columns: list[str], pairs: dict[str, float]) -> str:
 
 def write_tabular_report(path: str | Path, real: pd.DataFrame, synth: pd.DataFrame, result: dict,
                          title: str = "Synthetic table report") -> Path:
-    from ..tabular.evaluate import summary_lines
+    from ..metrics.table_evaluate import summary_lines
     q = result["quality"]
     cols = list(q["kinds"])
     plots = "".join(f'<img alt="{html.escape(str(c))}" src="data:image/png;base64,'

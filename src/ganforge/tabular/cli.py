@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..errors import GanforgeError
+from ..io.errors import GanforgeError
 
 
 def _names(text: str | None) -> list[str] | None:
@@ -49,7 +49,7 @@ def fit(data, out, discrete, epochs, batch_size, seed, device, encoding, on_prob
 @click.option("--seed", type=int, default=0, show_default=True)
 def sample(run_dir, n, out, conditions, seed):
     """Generate N synthetic rows from a fitted RUN_DIR into a CSV."""
-    from ..train.checkpoint import atomic_write
+    from ..io.checkpoint import atomic_write
     from . import TabularGAN
     if not out.lower().endswith(".csv"):
         raise GanforgeError(f"--out must end in .csv, got '{Path(out).name}'")
@@ -75,9 +75,10 @@ def sample(run_dir, n, out, conditions, seed):
 @click.option("--encoding", default="utf-8", show_default=True)
 def evaluate(real, synth, holdout, target, discrete, report_path, json_path, encoding):
     """Compare SYNTH to REAL (the fitting table): quality, ML efficacy, privacy."""
-    from ..train.checkpoint import atomic_write_text
-    from .columns import load_table, read_csv
-    from .evaluate import evaluate as run_eval, summary_lines
+    from ..data.table_columns import load_table, read_csv
+    from ..io.checkpoint import atomic_write_text
+    from ..metrics.table_evaluate import evaluate as run_eval
+    from ..metrics.table_evaluate import summary_lines
     real_df, _ = load_table(real, encoding)
     synth_df = read_csv(synth, encoding)
     hold_df = read_csv(holdout, encoding) if holdout else None

@@ -5,7 +5,6 @@ spec, the column transformer and the conditional layout, all JSON). No pickle an
 """
 from __future__ import annotations
 
-import json
 import sys
 import tempfile
 import time
@@ -15,16 +14,15 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..config import TrainConfig
-from ..errors import GanforgeError
-from ..monitor import HealthMonitor
-from ..objectives.tabular import TabularFamily, activate
-from ..sampling import GENERATOR_JSON, GENERATOR_WEIGHTS, Generator
-from ..train.loop import Trainer
-from ..train.run import RunDir
-from .columns import describe_plan, load_table, plan_columns
-from .sampler import TableDataset, cond_layout, sampling_cond
-from .transform import TableTransformer, _key
+from ..artifacts.noise import Generator
+from ..artifacts.saved import read_generator
+from ..data.table_columns import describe_plan, load_table, plan_columns
+from ..data.table_sampler import TableDataset, cond_layout, sampling_cond
+from ..data.table_transform import TableTransformer, _key
+from ..families.tabular import TabularFamily, TabularOptions, activate
+from ..io.errors import GanforgeError
+from ..io.rundir import RunDir
+from ..runner import fit as run_fit
 
 
 class TabularGAN:
@@ -69,22 +67,18 @@ class TabularGAN:
         dataset = TableDataset(name, "table", x, info=info)
         batch = min(p["batch_size"], len(df) // p["pac"] * p["pac"])
         steps = p["epochs"] * max(1, len(df) // batch)
-        cfg = TrainConfig(data=name, model="tabular", loss="wgan-gp", steps=steps, batch_size=batch,
-                          lr_g=p["lr"], lr_d=p["lr"], betas=(0.5, 0.9), n_critic=p["n_critic"],
-                          z_dim=p["z_dim"], hidden=p["hidden"], depth=p["depth"], ema_decay=0.0,
-                          seed=p["seed"], device=p["device"], log_every=max(1, min(100, steps)),
-                          sample_every=steps, ckpt_every=max(500, steps // 4), on_problem=p["on_problem"],
-                          out=str(out) if out else None).validate()
-        torch.manual_seed(p["seed"])
-        family = TabularFamily(cfg, dataset.meta())
+        cfg = TabularOptions(data=name, model="tabular", steps=steps, batch_size=batch,
+                             lr_g=p["lr"], lr_d=p["lr"], betas=(0.5, 0.9), n_critic=p["n_critic"],
+                             z_dim=p["z_dim"], hidden=p["hidden"], depth=p["depth"], ema_decay=0.0,
+                             seed=p["seed"], device=p["device"], log_every=max(1, min(100, steps)),
+                             sample_every=steps, ckpt_every=max(500, steps // 4), on_problem=p["on_problem"],
+                             out=str(out) if out else None).validate()
         with tempfile.TemporaryDirectory(prefix="ganforge-tab-") as tmp:
-            run = RunDir(out if out is not None else tmp)
-            run.path.mkdir(parents=True, exist_ok=True)
-            monitor = HealthMonitor(dataset, cfg)  # loss/gradient detectors: a table has no probe
-            trainer = Trainer(family, dataset, cfg, run, callbacks=[monitor, *callbacks], progress=self.progress)
-            run.write_config(cfg.to_dict(), dataset.meta(), family.name)
-            monitor.start(trainer)
-            self.last_record_ = trainer.fit()
+            # the one runner: run folder, health monitor (loss/gradient detectors: a table has
+            # no probe), checks and rank-0 guard as for `ganforge train`
+            trainer = run_fit(TabularFamily, dataset, cfg, out if out is not None else tmp,
+                              callbacks=callbacks, progress=self.progress)
+            self.last_record_ = trainer.last_record
             gen = trainer.generator()
         self.generator_ = Generator(gen.net.cpu(), gen.info, "cpu")
         self.fit_seconds_ = round(time.time() - t0, 2)
@@ -194,20 +188,11 @@ class TabularGAN:
 
     @classmethod
     def load(cls, path: str | Path, device: str = "cpu") -> "TabularGAN":
-        from ..nets import build_net
-        from ..nets import tabular as _nets  # noqa: F401  (registers table_g)
-        from safetensors.torch import load_file
-        path = Path(path)
-        meta, weights = path / GENERATOR_JSON, path / GENERATOR_WEIGHTS
-        if not meta.exists() or not weights.exists():
-            raise GanforgeError(f"{path} holds no fitted table model ({GENERATOR_JSON}); pass the "
-                                f"--out folder of `ganforge tabular fit`")
-        info = json.loads(meta.read_text())
-        if info.get("input") != "table":
-            raise GanforgeError(f"{path} holds a '{info.get('family')}' model, not a table model; "
-                                f"use `ganforge sample` for it")
-        net = build_net(info["net"])
-        net.load_state_dict(load_file(str(weights)))
+        net, info = read_generator(path, "table", "use `ganforge sample` or ganforge.load(run) for it")
+        return cls.from_generator(Generator(net, info, device))
+
+    @classmethod
+    def from_generator(cls, generator: Generator) -> "TabularGAN":
         model = cls(progress=False, verbose=False)
-        model.generator_ = Generator(net, info, device)
+        model.generator_ = generator
         return model

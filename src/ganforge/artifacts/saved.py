@@ -1,0 +1,61 @@
+"""The one reader of a saved generator: `generator.json` (net spec, inputs, data description)
+and `generator.safetensors` (weights). No pickle, no training code; a damaged or hostile file
+gives a one-line error. Every model object (noise sampler, image model, table model) loads here.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from safetensors import SafetensorError
+from safetensors.torch import load_file
+
+from ..io.errors import GanforgeError
+from ..nets import build_net
+
+GENERATOR_JSON, GENERATOR_WEIGHTS = "generator.json", "generator.safetensors"
+FILTER_WEIGHTS = "filter.safetensors"  # the discriminator of the sample filter, if any
+INPUTS = {"noise": "samples noise", "image": "translates images", "table": "synthesises table rows"}
+
+
+def read_info(run_dir: str | Path) -> dict:
+    """generator.json of a run folder, checked to be what ganforge writes."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise GanforgeError(f"run folder {run_dir} does not exist; pass the --out folder of a training run")
+    meta, weights = run_dir / GENERATOR_JSON, run_dir / GENERATOR_WEIGHTS
+    if not meta.is_file() or not weights.is_file():
+        raise GanforgeError(f"{run_dir} has no trained generator yet ({GENERATOR_JSON}); "
+                            f"train it first or wait for its first checkpoint")
+    try:
+        info = json.loads(meta.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise GanforgeError(f"{meta} is not valid JSON ({e}); the run folder is damaged") from None
+    if not isinstance(info, dict) or info.get("input") not in INPUTS or not isinstance(info.get("net"), dict):
+        raise GanforgeError(f"{meta} does not describe a ganforge generator (no known 'input' and 'net'); "
+                            f"the run folder is damaged or from a newer ganforge")
+    return info
+
+
+def load_weights(module, path: Path) -> None:
+    try:
+        state = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise GanforgeError(f"cannot read weights {path} ({str(e).splitlines()[0]}); the run folder is damaged") from None
+    try:
+        module.load_state_dict(state)
+    except RuntimeError as e:
+        raise GanforgeError(f"weights {path} do not fit the network in {path.parent / GENERATOR_JSON} "
+                            f"({str(e).splitlines()[0][:120]}); the run folder is damaged") from None
+
+
+def read_generator(run_dir: str | Path, expect: str | None = None, hint: str = ""):
+    """(net, info) of a saved generator. `expect`: the input kind the caller can use."""
+    run_dir = Path(run_dir)
+    info = read_info(run_dir)
+    if expect is not None and info["input"] != expect:
+        raise GanforgeError(f"{run_dir} holds a '{info.get('family')}' model, which {INPUTS[info['input']]}; "
+                            f"{hint or 'use ganforge.load(run) to get the right model object'}")
+    net = build_net(info["net"])
+    load_weights(net, run_dir / GENERATOR_WEIGHTS)
+    return net, info

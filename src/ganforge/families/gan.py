@@ -1,0 +1,246 @@
+"""Noise-to-data GANs: `vanilla` (MLP), `dcgan` (conv) and `cgan` (class-conditional).
+
+One G, one D. The D phase makes fakes with the real batch's labels (so the label mix matches
+the data) and scores them detached beside the real batch; the G phase backpropagates through
+those same fakes: one G forward per step, as in the textbook loop (the D phase keeps G's
+graph; 8-10% of a DCGAN step saved). Images only (`fast_path`): on the 2D mixtures, whose
+defaults were tuned with a fresh G forward in the G phase, reuse cost grid25 its mode balance
+(seed 0: reverse KL 0.018 -> 0.203), so they keep the fresh draw.
+
+cgan conditions G by a label embedding, D by projection and/or an AC-GAN classifier head
+(`ac_weight > 0`).
+
+`pack = m > 1` is PacGAN (Lin et al. 2018): D judges m samples at once, all real or all fake,
+stacked along the first feature axis (points (B, 2) -> (B/m, 2m); images (B, C, H, W) ->
+(B/m, mC, H, W)). A packed D sees the lack of diversity in a collapsed batch, which discourages
+mode collapse; unconditional models only.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from ..io.errors import GanforgeError
+from ..nets import build_net
+from .base import Family, Phase
+from .losses import d_loss, d_prob, g_loss, gradient_penalty, r1_penalty
+from .options import RunOptions, run_option
+
+FILTER_QUANTILE = 0.01  # sample filter: reject fakes D scores below 99% of real data
+
+
+@dataclass
+class GANOptions(RunOptions):
+    """What every noise-to-data GAN reads (adversarial loss, critic, latent, regularisers)."""
+    loss: str = "ns"
+    n_critic: int = 1                 # discriminator updates per generator update
+    z_dim: int = 64
+    gp_weight: float = 10.0           # wgan-gp penalty weight
+    r1_gamma: float = 0.0             # R1 on real data; 0 = off
+    r1_every: int = 1                 # lazy R1 (StyleGAN2): every k steps with γ·k; same mean penalty
+    r1_batch: int = 0                 # R1 on the first k real examples only (own D pass); 0 = whole batch
+    spectral_norm: bool = False       # spectral norm on every D layer
+    ema_decay: float = 0.999          # EMA of G weights; 0 = off
+    image_size: int | None = None     # image folders are resized to this (centre crop + Lanczos)
+
+
+@dataclass
+class VanillaOptions(GANOptions):
+    hidden: int = 128                 # MLP width
+    depth: int = 2                    # MLP hidden layers
+    pack: int = 1                     # PacGAN: D judges this many samples at once (1 = off)
+    preset: str | None = None         # e.g. "seed": the classic 100->128->784 MLP
+    sample_filter: bool | None = run_option(None)  # keep fakes D scores like real data; None = on for 2D points
+
+
+@dataclass
+class DCGANOptions(GANOptions):
+    channels: int = 64                # conv base width
+    pack: int = 1
+    sample_filter: bool | None = run_option(None)
+
+
+@dataclass
+class CGANOptions(GANOptions):
+    hidden: int = 128                 # MLP width (2D points)
+    depth: int = 2
+    channels: int = 64                # conv base width (images)
+    ac_weight: float = 0.0            # > 0: AC-GAN auxiliary classifier head on D
+    projection: bool = True           # projection discriminator
+
+
+# Defaults by the kind of data, measured in benchmarks/ (a built-in set may refine them: data/registry.py).
+KIND_DEFAULTS = {
+    "points": dict(steps=3000, batch_size=256, lr_g=1e-3, lr_d=1e-3, z_dim=16, hidden=256, depth=3,
+                   lr_decay=True),
+    "images": dict(steps=3000, batch_size=64, channels=32, z_dim=64),
+}
+
+
+def net_specs(cfg, meta: dict) -> dict[str, dict]:
+    """JSON specs of G and D for this config and data (see nets.build_net)."""
+    kind, shape = meta["kind"], meta["shape"]
+    nc = len(meta["class_names"]) if cfg.model == "cgan" else 0
+    if cfg.model == "cgan" and nc < 2:
+        raise GanforgeError(f"--model cgan needs labelled data with 2+ classes, but "
+                            f"'{meta['name']}' has {nc}; use sub-folders as classes or --model dcgan")
+    pack = getattr(cfg, "pack", 1)
+    d_shape = [shape[0] * pack, *shape[1:]]  # D sees `pack` samples stacked on the first axis
+    conv = cfg.model == "dcgan" or (cfg.model == "cgan" and kind == "images")
+    if conv and kind != "images":
+        raise GanforgeError(f"--model {cfg.model} needs images, but '{meta['name']}' is 2D points; "
+                            f"use --model vanilla")
+    if kind == "points" and cfg.image_size is not None:
+        raise GanforgeError(f"--image-size applies to images, but '{meta['name']}' is 2D points; drop it")
+    if conv and (len(shape) != 3 or shape[1] != shape[2]):
+        raise GanforgeError(f"--model {cfg.model} needs square images, got {shape}; set --image-size")
+    d_common = dict(num_classes=nc, projection=getattr(cfg, "projection", True),
+                    aux_classifier=getattr(cfg, "ac_weight", 0) > 0, spectral=cfg.spectral_norm)
+    if conv:
+        return {"G": {"net": "conv_g", "kwargs": dict(z_dim=cfg.z_dim, out_shape=shape,
+                                                      channels=cfg.channels, num_classes=nc,
+                                                      cond_bn=nc > 0)},
+                "D": {"net": "conv_d", "kwargs": dict(in_shape=d_shape, channels=cfg.channels, **d_common)}}
+    return {"G": {"net": "mlp_g", "kwargs": dict(z_dim=cfg.z_dim, out_shape=shape, hidden=cfg.hidden,
+                                                 depth=cfg.depth, num_classes=nc,
+                                                 tanh=kind == "images")},
+            "D": {"net": "mlp_d", "kwargs": dict(in_shape=d_shape, hidden=cfg.hidden, depth=cfg.depth,
+                                                 **d_common)}}
+
+
+class NoiseToDataGAN(Family):
+    """Shared by vanilla, dcgan and cgan (below): one G, one D, noise in."""
+
+    @classmethod
+    def defaults(cls, meta: dict) -> dict:
+        return KIND_DEFAULTS.get(meta["kind"], {})
+
+    def __init__(self, cfg, meta: dict):
+        self.cfg = cfg
+        self.specs = net_specs(cfg, meta)
+        self.nets = {k: build_net(s) for k, s in self.specs.items()}
+        self.num_classes = self.specs["G"]["kwargs"]["num_classes"]
+        self.fast_path = meta["kind"] == "images"  # bf16 autocast + NHWC (train/precision.py)
+        self.ema = ("G",) if cfg.ema_decay > 0 else ()
+        self.phases = [
+            Phase("D", ("D",), self.d_step, cfg.lr_d, cfg.betas, repeats=cfg.n_critic,
+                  keeps_graph=("G",) if self.fast_path else ()),
+            Phase("G", ("G",), self.g_step, cfg.lr_g, cfg.betas, fresh_batch=False),
+        ]
+
+    def _labels(self, batch):
+        return batch[1] if self.num_classes else None
+
+    def _pack(self, x):
+        """(B, F, ...) -> (B/m, m*F, ...): groups of m consecutive samples become one D input."""
+        m = getattr(self.cfg, "pack", 1)
+        return x if m == 1 else x.reshape(x.shape[0] // m, m * x.shape[1], *x.shape[2:])
+
+    def _noise(self, n, ref):
+        return torch.randn(n, self.cfg.z_dim, device=ref.device)
+
+    def d_step(self, batch, ctx):
+        G, D, cfg = self.nets["G"], self.nets["D"], self.cfg
+        real, y = batch[0], self._labels(batch)
+        with torch.set_grad_enabled(self.fast_path):  # with its graph: the G phase reuses it
+            made = G(self._noise(real.shape[0], real), y)
+        if self.fast_path:
+            ctx["fake"] = made
+        fake = self._pack(made.detach())
+        real = self._pack(real)
+        # Lazy R1: the double backward costs as much as the D step itself; every k-th step with
+        # k·γ keeps the same average penalty (StyleGAN2's lazy regularisation).
+        r1 = cfg.r1_gamma > 0 and ctx.get("step", 0) % cfg.r1_every == 0
+        # R1 on a sub-batch: its own small D pass, so the double backward runs over k rows
+        # instead of the whole real+fake pass (an unbiased estimate of the same expectation).
+        r1_sub = r1 and 0 < cfg.r1_batch < real.shape[0]
+        if r1 and not r1_sub:
+            real = real.detach().requires_grad_(True)
+        # One D pass over real and fake together: half the per-call overhead (spectral norm's
+        # power iteration, kernel launches). Same maths, as these Ds have no batch statistics.
+        n = real.shape[0]
+        logit, cls = D(torch.cat([real, fake]), torch.cat([y, y]) if y is not None else None)
+        real_logit, fake_logit = logit[:n], logit[n:]
+        real_cls, fake_cls = (cls[:n], cls[n:]) if cls is not None else (None, None)
+        loss = d_loss(cfg.loss, real_logit, fake_logit)
+        if cfg.loss == "wgan-gp":
+            loss = loss + cfg.gp_weight * gradient_penalty(D, real, fake, y)
+        if r1_sub:
+            k = cfg.r1_batch
+            sub = real[:k].detach().requires_grad_(True)
+            sub_logit = D(sub, y[:k] if y is not None else None)[0]
+            loss = loss + 0.5 * cfg.r1_gamma * cfg.r1_every * r1_penalty(sub_logit, sub)
+        elif r1:
+            loss = loss + 0.5 * cfg.r1_gamma * cfg.r1_every * r1_penalty(real_logit, real)
+        if real_cls is not None:
+            loss = loss + cfg.ac_weight * (F.cross_entropy(real_cls, y) + F.cross_entropy(fake_cls, y))
+        return loss, {"d_loss": loss.detach(),
+                      "D_real": d_prob(cfg.loss, real_logit.detach()).mean(),
+                      "D_fake": d_prob(cfg.loss, fake_logit.detach()).mean(),
+                      # share of real scored 'real' and fake 'fake' (health monitor)
+                      "D_acc": 0.5 * ((d_prob(cfg.loss, real_logit.detach()) > 0.5).float().mean()
+                                      + (d_prob(cfg.loss, fake_logit.detach()) <= 0.5).float().mean())}
+
+    def g_step(self, batch, ctx):
+        G, D, cfg = self.nets["G"], self.nets["D"], self.cfg
+        y = self._labels(batch)
+        fake = ctx.pop("fake", None)  # the D phase's fakes (its last repeat), made by this G
+        if fake is None:
+            fake = G(self._noise(batch[0].shape[0], batch[0]), y)
+        logit, cls = D(self._pack(fake), y)
+        loss = g_loss(cfg.loss, logit)
+        if cls is not None:
+            loss = loss + cfg.ac_weight * F.cross_entropy(cls, y)
+        return loss, {"g_loss": loss.detach()}
+
+    def double_backward_nets(self) -> tuple[str, ...]:
+        return ("D",) if self.cfg.loss == "wgan-gp" or self.cfg.r1_gamma > 0 else ()
+
+    def progress_parts(self, record: dict) -> list[str]:
+        if "D_real" not in record:
+            return []
+        return [f"D(x) {record['D_real']:.2f} D(G(z)) {record['D_fake']:.2f}"]
+
+    def sampler_info(self) -> dict:
+        """How to feed the sampling net (stored in generator.json; see ganforge.sampling)."""
+        return {"input": "noise", "z_dim": self.cfg.z_dim, "num_classes": self.num_classes}
+
+    @torch.no_grad()
+    def sample_filter(self, data):
+        """Discriminator filter: a fake is kept only if D scores it at least as real as all but
+        FILTER_QUANTILE of the real data. A continuous G leaves thin bridges between separated
+        modes; D scores them far below any real point (ring8: HQ 95% -> 99%, mode balance
+        unchanged). On by default for 2D points (`sample_filter`); unpacked, unconditional Ds only."""
+        choice = getattr(self.cfg, "sample_filter", None)
+        use = choice if choice is not None else data.kind == "points"
+        if not use or getattr(self.cfg, "pack", 1) > 1 or self.num_classes:
+            return None
+        D = getattr(self.nets["D"], "_orig_mod", self.nets["D"])  # the eager module under --compile
+        was = D.training
+        D.eval()
+        x = data.x[:20000].to(next(D.parameters()).device)
+        logits = torch.cat([D(x[i:i + 4096])[0].flatten().float() for i in range(0, len(x), 4096)])
+        D.train(was)
+        return self.specs["D"], D, float(torch.quantile(logits.cpu(), FILTER_QUANTILE))
+
+
+class Vanilla(NoiseToDataGAN):
+    name = "vanilla"
+    summary = "MLP generator and discriminator (2D points, small images); the default for points"
+    Options = VanillaOptions
+    # The classic two-layer MLP GAN of the GAN tutorials: G 100->128->784, D 784->128->1.
+    presets = {"seed": dict(z_dim=100, hidden=128, depth=1, ema_decay=0.0)}
+
+
+class DCGAN(NoiseToDataGAN):
+    name = "dcgan"
+    summary = "convolutional GAN for square images; the default for images"
+    Options = DCGANOptions
+
+
+class CGAN(NoiseToDataGAN):
+    name = "cgan"
+    summary = "class-conditional GAN (label embedding in G; projection and/or AC-GAN D); needs labels"
+    Options = CGANOptions

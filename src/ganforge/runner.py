@@ -1,0 +1,62 @@
+"""The one runner: from a family, its data and its options to a trained run folder.
+
+`ganforge.train` and `TabularGAN.fit` both come here, so every kind of run gets the same run
+folder, health monitor, training-time evaluation, resume checks and rank-0 guard.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from .engine.loop import Trainer
+from .families import Family
+from .families.options import identity_mismatch
+from .io.checkpoint import read_metadata
+from .io.errors import GanforgeError
+from .io.rundir import RunDir
+from .metrics.callback import EvalCallback
+from .monitor import HealthMonitor
+
+
+def saved_options(run: RunDir, family: type[Family]) -> dict:
+    """The options a run was saved with, as far as `family` still has them (older ganforge
+    wrote every option of every family into each run)."""
+    if not run.has_checkpoint():
+        raise GanforgeError(f"nothing to resume in {run.path} (no checkpoint); drop --resume to start it")
+    saved = read_metadata(run.checkpoint_path)["config"]
+    own = set(family.Options.names())
+    return {k: (tuple(v) if k == "betas" else v) for k, v in saved.items() if k in own}
+
+
+def fit(family_cls: type[Family], dataset, cfg, out: str | Path, resume: bool = False,
+        callbacks=(), progress: bool = True) -> Trainer:
+    """Train `family_cls` on `dataset` with options `cfg` into the run folder `out`."""
+    run = RunDir(out)
+    if cfg.eval_every or cfg.keep_best:  # training-time metrics (checks its options first)
+        callbacks = [*callbacks, EvalCallback(dataset, cfg)]
+    # The health monitor comes first: it must see non-finite numbers before the others.
+    callbacks = [HealthMonitor(dataset, cfg), *callbacks]
+    torch.manual_seed(cfg.seed)
+    family = family_cls(cfg, dataset.meta())  # validates model x data before touching disk
+    if resume:
+        saved = read_metadata(run.checkpoint_path)["config"]
+        diff = identity_mismatch(saved, cfg)
+        if diff:
+            k = diff[0]
+            raise GanforgeError(f"cannot resume {run.path}: it was trained with {k}={saved.get(k)!r}, "
+                                f"not {getattr(cfg, k)!r}; drop that option or use another --out")
+    elif run.has_checkpoint():
+        raise GanforgeError(f"{run.path} already holds a run; pass --resume to continue it "
+                            f"or choose another --out")
+    trainer = Trainer(family, dataset, cfg, run, callbacks=callbacks, progress=progress)
+    if resume:
+        trainer.resume()
+    if trainer.dist.is_main:  # under torchrun only rank 0 writes the run folder
+        run.path.mkdir(parents=True, exist_ok=True)
+        run.write_config(cfg.to_dict(), dataset.meta(), family.name, precision=trainer.precision.name)
+    for cb in callbacks:  # e.g. the health monitor keeps the starting state as its first healthy one
+        if hasattr(cb, "start"):
+            cb.start(trainer)
+    trainer.fit()
+    return trainer
