@@ -110,3 +110,23 @@ def test_stream_resume_is_exact():
     b = d.stream(64, seed=3)
     b.load_state_dict(a.state_dict())
     assert torch.equal(a.next()[0], b.next()[0])
+
+
+@pytest.mark.parametrize("values,dtype,scale", [((0, 255), np.uint8, "uint8 0..255"), ((0.0, 1.0), np.float32, "float [0, 1]"),
+                                                ((-1.0, 1.0), np.float32, "float [-1, 1]"),
+                                                ((0.0, 255.0), np.float64, "float 0..255")])
+def test_npz_value_range_is_detected(tmp_path, values, dtype, scale):
+    # A [-1, 1] set used to be read as [0, 1] and land in [-3, 1].
+    lo, hi = values
+    imgs = np.linspace(lo, hi, 4 * 6 * 6).reshape(4, 6, 6).astype(dtype)
+    np.savez(tmp_path / "a.npz", images=imgs)
+    d = load_dataset(str(tmp_path / "a.npz"))
+    assert d.info["range"] == scale
+    assert d.x.min().item() == pytest.approx(-1) and d.x.max().item() == pytest.approx(1)
+
+
+@pytest.mark.parametrize("values", [(-2.0, 1.0), (0.0, 300.0), (-0.5, 2.0)])
+def test_npz_ambiguous_range_names_the_fix(tmp_path, values):
+    np.savez(tmp_path / "a.npz", images=np.linspace(*values, 64).reshape(4, 4, 4).astype(np.float32))
+    with pytest.raises(GanforgeError, match=r"none of \[0, 1\], \[-1, 1\] or 0..255; save the images as uint8"):
+        load_dataset(str(tmp_path / "a.npz"))

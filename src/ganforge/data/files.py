@@ -72,12 +72,9 @@ def load_npz(path: Path) -> Dataset:
         images = images[..., None]
     if images.ndim != 4 or images.shape[-1] not in (1, 3) or len(images) == 0:
         raise GanforgeError(f"{path}: 'images' must be (N, H, W[, 1|3]) with N > 0, got {images.shape}")
+    lo, hi, scale = value_range(images, path)
     x = torch.from_numpy(images.astype(np.float32))
-    if images.dtype == np.uint8 or x.max() > 1.0:
-        x = x / 127.5 - 1.0
-    else:
-        x = x * 2.0 - 1.0  # floats in [0, 1]
-    x = x.permute(0, 3, 1, 2).contiguous()
+    x = ((x - lo) / ((hi - lo) / 2.0) - 1.0).permute(0, 3, 1, 2).contiguous()
     classes, y = [], None
     if labels is not None:
         if len(labels) != len(images):
@@ -85,4 +82,29 @@ def load_npz(path: Path) -> Dataset:
         uniq = np.unique(labels)
         classes = [str(u) for u in uniq]
         y = torch.from_numpy(np.searchsorted(uniq, labels).astype(np.int64))
-    return Dataset(path.stem, "images", x, y, classes, info={"source": f"npz {path}"})
+    return Dataset(path.stem, "images", x, y, classes, info={"source": f"npz {path}", "range": scale})
+
+
+def value_range(images: np.ndarray, path) -> tuple[float, float, str]:
+    """(low, high, description) of the pixel scale: uint8 or integers 0..255, floats in [0, 1],
+    [-1, 1] or 0..255. Anything else has no safe reading (a [-1, 1] set must not be read as
+    [0, 1]), so it is an error that names the fix."""
+    if images.dtype == np.bool_:
+        return 0.0, 1.0, "bool {0, 1}"
+    lo, hi = float(images.min()), float(images.max())
+    fix = ("save the images as uint8 0..255, or as floats in [0, 1] or [-1, 1] "
+           "(e.g. (x - x.min()) / (x.max() - x.min()))")
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        raise GanforgeError(f"{path}: 'images' holds NaN or infinite values; {fix}")
+    if np.issubdtype(images.dtype, np.integer):
+        if lo >= 0 and hi <= 255:
+            return 0.0, 255.0, f"{images.dtype} 0..255"
+        raise GanforgeError(f"{path}: integer images span {lo:g}..{hi:g}, not 0..255; {fix}")
+    if lo >= 0 and hi <= 1:
+        return 0.0, 1.0, "float [0, 1]"
+    if lo >= -1 and hi <= 1:
+        return -1.0, 1.0, "float [-1, 1]"
+    if lo >= 0 and 1 < hi <= 255:
+        return 0.0, 255.0, "float 0..255"
+    raise GanforgeError(f"{path}: float images span [{lo:.3g}, {hi:.3g}], which is none of [0, 1], [-1, 1] "
+                        f"or 0..255; {fix}")
