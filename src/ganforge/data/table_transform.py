@@ -153,8 +153,8 @@ class TableTransformer:
     @staticmethod
     def category_codes(s: pd.Series, c: dict) -> np.ndarray:
         """Index of each value in c["categories"] (values not seen in fit -> most frequent)."""
-        lookup = {_key(v): i for i, v in enumerate(c["categories"])}
-        return np.fromiter((lookup.get(_key(v), 0) for v in s.astype(object)), np.int64, len(s))
+        lookup = {category_key(v): i for i, v in enumerate(c["categories"])}
+        return np.fromiter((lookup.get(category_key(v), 0) for v in s.astype(object)), np.int64, len(s))
 
     def decode(self, m: np.ndarray, seed: int = 0) -> pd.DataFrame:
         """Matrix of activated outputs (alphas in [-1,1], one-hot or probability blocks) -> table."""
@@ -198,7 +198,7 @@ class TableTransformer:
         return cls(d["columns"])
 
 
-def _key(v):
+def category_key(v):
     """Hashable lookup key that treats NaN/None alike and 3 == 3.0 == '3'-free of dtype drift."""
     if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA or v is pd.NaT:
         return None

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..data.table_columns import plan_columns
-from ..data.table_transform import _key, numeric_values
+from ..data.table_transform import category_key, numeric_values
 from ..io.errors import GanforgeError
 
 QUALITY_PROTOCOL = ("column shapes: 1-KS (continuous), 1-TV (categorical, missing as a category); "
@@ -40,7 +40,7 @@ def _num(s: pd.Series, plan_entry: dict) -> np.ndarray:
 def _cat(s: pd.Series) -> pd.Series:
     """Values as canonical text ('3' for 3 and 3.0, 'None' for missing), mapped per unique value."""
     codes, uniques = pd.factorize(s.astype(object), use_na_sentinel=True)
-    names = np.array([str(_key(u)) for u in uniques] + ["None"], dtype=object)
+    names = np.array([str(category_key(u)) for u in uniques] + ["None"], dtype=object)
     return pd.Series(names[codes], index=s.index)
 
 

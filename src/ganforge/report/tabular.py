@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..data.table_transform import _key
+from ..data.table_transform import category_key
 from ..io.checkpoint import atomic_write_text
 
 REAL, SYNTH = "#4C72B0", "#DD8452"
@@ -40,8 +40,8 @@ def _column_plot(name: str, kind: str, real: pd.Series, synth: pd.Series, score:
             if len(v):  # density of an empty histogram would divide by zero
                 ax.hist(v, bins=bins, density=True, alpha=0.55, color=color, label=label)
     else:
-        rc = real.astype(object).map(lambda v: str(_key(v))).value_counts(normalize=True)
-        sc = synth.astype(object).map(lambda v: str(_key(v))).value_counts(normalize=True)
+        rc = real.astype(object).map(lambda v: str(category_key(v))).value_counts(normalize=True)
+        sc = synth.astype(object).map(lambda v: str(category_key(v))).value_counts(normalize=True)
         top = rc.index[:15]
         x = np.arange(len(top))
         ax.bar(x - 0.2, rc.reindex(top).fillna(0), 0.4, color=REAL, label="real")

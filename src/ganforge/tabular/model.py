@@ -18,7 +18,7 @@ from ..artifacts.noise import Generator
 from ..artifacts.saved import read_generator
 from ..data.table_columns import describe_plan, load_table, plan_columns
 from ..data.table_sampler import TableDataset, cond_layout, sampling_cond
-from ..data.table_transform import TableTransformer, _key
+from ..data.table_transform import TableTransformer, category_key
 from ..families.tabular import TabularFamily, TabularOptions, activate
 from ..io.errors import GanforgeError
 from ..io.rundir import RunDir
@@ -124,9 +124,9 @@ class TabularGAN:
                 raise GanforgeError(f"cannot condition on '{col}' ({cols[col]['kind']}); conditions "
                                     f"work on categorical columns: {discrete}")
             cats = cols[col]["categories"]
-            k = next((i for i, v in enumerate(cats) if _key(v) == _key(value)), None)
+            k = next((i for i, v in enumerate(cats) if category_key(v) == category_key(value)), None)
             if k is None:  # values from the command line arrive as text: compare as text
-                k = next((i for i, v in enumerate(cats) if str(_key(v)) == str(value).strip()), None)
+                k = next((i for i, v in enumerate(cats) if str(category_key(v)) == str(value).strip()), None)
             if k is None:
                 shown = ", ".join(repr(v) for v in cats[:12]) + (" ..." if len(cats) > 12 else "")
                 raise GanforgeError(f"'{value}' is not a category of '{col}' seen in training; "
@@ -166,7 +166,7 @@ class TabularGAN:
             df = self._generate(max(int(n) - have, 100) * 2, gen, fixed)
             ok = np.ones(len(df), bool)
             for _, _, col, value in conds:
-                ok &= df[col].map(_key).to_numpy() == _key(value)
+                ok &= df[col].map(category_key).to_numpy() == category_key(value)
             kept.append(df[ok])
             have += int(ok.sum())
             if have >= n:
