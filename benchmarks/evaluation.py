@@ -45,9 +45,8 @@ def ensure_run(data: str, model: str, folder: Path, retrain: bool) -> tuple[Path
         print(f"{out}: incomplete, resuming")
         ganforge.train(data, model=model, out=out, resume=True, progress=False, **one_thread())
         return out, None
-    if out.exists():
-        import shutil
-        shutil.rmtree(out)
+    if out.exists():  # a benchmark never deletes a user's folder
+        raise SystemExit(f"{out} exists; --retrain does not delete it: remove it yourself or pass another --runs")
     opts = one_thread()
     t0 = time.time()
     ganforge.train(data, model=model, out=out, progress=False, **opts)

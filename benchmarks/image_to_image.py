@@ -12,7 +12,7 @@ photos and scores it on held-out photos (scikit-image `chelsea`, scikit-learn `f
 Usage: OMP_NUM_THREADS=1 python benchmarks/image_to_image.py [--only sr,inpaint,colorize,cyclegan]
        [--steps 300] [--sr-steps N] [--inpaint-steps N] [--colorize-steps N] [--cyclegan-steps N]
        [--out runs/bench-i2i]. Each family trains with its own defaults (objectives/*.py).
-       Prints a table; writes results-<only>.json in --out (re-trains only the families in --only).
+       Prints a table; trains into a new --out/<date-time>/ folder and writes results-<only>.json there.
 Measured (benchmarks/results/image_to_image.md): --sr-steps 2400 --inpaint-steps 1200 --colorize-steps 1500;
 SR also at --sr-steps 3600, 10000 and 16000.
 """
@@ -164,10 +164,8 @@ def main():
     ap.add_argument("--out", default="runs/bench-i2i")
     a = ap.parse_args()
     torch.set_num_threads(1)
-    out = Path(a.out)
-    for name in a.only.split(","):  # only the runs this invocation re-trains
-        for sub in {"sr": ("sr", "sr-warmup")}.get(name, (name,)):
-            shutil.rmtree(out / sub, ignore_errors=True)
+    out = Path(a.out) / time.strftime("%Y%m%d-%H%M%S")  # a fresh folder: nothing under --out is deleted
+    out.mkdir(parents=True, exist_ok=False)
     fns = {"sr": bench_sr, "inpaint": bench_inpaint, "colorize": bench_colorize, "cyclegan": bench_cyclegan}
     rows = []
     for name in a.only.split(","):

@@ -47,12 +47,15 @@ def fit(data, out, discrete, epochs, batch_size, seed, device, encoding, on_prob
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Output .csv file.")
 @click.option("--condition", "conditions", multiple=True, help="col=value (repeatable).")
 @click.option("--seed", type=int, default=0, show_default=True)
-def sample(run_dir, n, out, conditions, seed):
+@click.option("--overwrite", is_flag=True, help="Replace --out if it already exists.")
+def sample(run_dir, n, out, conditions, seed, overwrite):
     """Generate N synthetic rows from a fitted RUN_DIR into a CSV."""
     from ..io.checkpoint import atomic_write
+    from ..io.outputs import check_output
     from . import TabularGAN
     if not out.lower().endswith(".csv"):
         raise GanforgeError(f"--out must end in .csv, got '{Path(out).name}'")
+    check_output(out, overwrite=overwrite)
     cond = {}
     for c in conditions:
         if "=" not in c:
@@ -73,8 +76,12 @@ def sample(run_dir, n, out, conditions, seed):
 @click.option("--report", "report_path", type=click.Path(dir_okay=False), help="Write an HTML report here.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write all numbers as JSON here.")
 @click.option("--encoding", default="utf-8", show_default=True)
-def evaluate(real, synth, holdout, target, discrete, report_path, json_path, encoding):
+@click.option("--overwrite", is_flag=True, help="Replace --report / --json files that already exist.")
+def evaluate(real, synth, holdout, target, discrete, report_path, json_path, encoding, overwrite):
     """Compare SYNTH to REAL (the fitting table): quality, ML efficacy, privacy."""
+    from ..io.outputs import check_outputs
+    check_outputs([(Path(p), None) for p in (json_path, report_path) if p], [Path(real), Path(synth)]
+                  + ([Path(holdout)] if holdout else []), overwrite)
     from ..data.table_columns import load_table, read_csv
     from ..io.checkpoint import atomic_write_text
     from ..metrics.table_evaluate import evaluate as run_eval
