@@ -45,8 +45,11 @@ class Run:
 
 
 def _default_out(data: str) -> Path:
-    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(data).stem if Path(data).exists() else data)
-    return Path("runs") / (name or "run")
+    """runs/<name>: a built-in name or a folder's name; a file's name keeps its type
+    (`faces.npz` -> runs/faces-npz), so a folder `faces/` and `faces.npz` get different runs."""
+    path = Path(data)
+    name = path.name if path.is_dir() else f"{path.stem}-{path.suffix[1:]}" if path.is_file() and path.suffix else data
+    return Path("runs") / (re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "run")
 
 
 def train(data: str = "ring8", model: str | None = None, out: str | Path | None = None,

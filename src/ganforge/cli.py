@@ -35,7 +35,7 @@ def cli():
 @cli.command(cls=TrainCommand)
 @click.argument("data")
 @click.option("--model", help="Family (listed below; default: chosen by the data).")
-@click.option("--loss", type=click.Choice(LOSSES), help="Adversarial loss (default ns).")
+@click.option("--loss", type=click.Choice(LOSSES), help="Adversarial loss (default: the family's recipe for the data).")
 @click.option("--preset", help="Named architecture preset, e.g. 'seed' (100->128->784 MLP GAN).")
 @click.option("--steps", type=int, help="Generator updates in total.")
 @click.option("--batch-size", type=int)
@@ -121,13 +121,13 @@ def resume(run_dir, quiet, **options):
 @click.argument("run_dir", type=click.Path())
 @click.option("-n", "n", type=int, default=64, show_default=True, help="Number of samples.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help=".npz (arrays) or .png (grid).")
-@click.option("--label", type=int, help="Class index for conditional models (default: uniform).")
+@click.option("--label", help="Class of a conditional model, by index or name (`ganforge info` lists them; default: uniform).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--no-filter", is_flag=True, help="Keep every fake, also those the run's sample filter rejects.")
 def sample(run_dir, n, out, label, seed, no_filter):
     """Generate N samples from a trained run into OUT (.npz or .png)."""
-    from .api import load
-    gen = load(run_dir)
+    from .artifacts.noise import Generator
+    gen = Generator.load(run_dir)  # a noise model; another kind is refused with its own command
     s = gen.write(out, n, label=label, seed=seed, filter=False if no_filter else None)
     how = " (sample filter on: off-support fakes redrawn)" if gen.has_filter and not no_filter else ""
     click.echo(f"wrote {len(s.samples)} samples {tuple(s.samples.shape[1:])} to {out}{how}")
@@ -154,6 +154,9 @@ def info(run_dir, as_json):
     if last:
         click.echo("last     " + "  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
                                          for k, v in last.items()))
+    names = doc["data"].get("class_names") or []
+    if names:
+        click.echo("classes  " + ", ".join(f"{i} = {c}" for i, c in enumerate(names)) + "   (sample --label NAME or INDEX)")
     click.echo("config   " + "  ".join(f"{k}={v}" for k, v in doc["config"].items() if v is not None))
 
 
@@ -165,7 +168,7 @@ def report(run_dir, no_eval, n):
     """Write RUN_DIR/report.html: scorecard with real-vs-real floor, samples, per-class grid,
     interpolation, curves, nearest-neighbour pairs, config (self-contained, offline)."""
     from .report.html import write_report
-    path = write_report(run_dir, evaluate=not no_eval, n=n)
+    path = write_report(run_dir, evaluate=not no_eval, n=n, say=lambda m: click.echo(m, err=True))
     click.echo(f"wrote {path}")
 
 

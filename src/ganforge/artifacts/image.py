@@ -32,8 +32,7 @@ class ImageModel:
 
     @classmethod
     def load(cls, run_dir, device: str = "cpu", tile: int = 256) -> "ImageModel":
-        net, info = read_generator(run_dir, "image", "use `ganforge sample` (noise) or `ganforge tabular "
-                                   "sample` (tables) with it")
+        net, info = read_generator(run_dir, "image")
         return cls(net, info, device, tile)
 
     def expect(self, task: str) -> None:

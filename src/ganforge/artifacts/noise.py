@@ -51,8 +51,7 @@ class Generator:
     @classmethod
     def load(cls, run_dir: str | Path, device: str = "cpu") -> "Generator":
         run_dir = Path(run_dir)
-        net, info = read_generator(run_dir, "noise", "use its own command (translate, upscale, "
-                                   "colorize, inpaint, tabular sample) or ganforge.load(run)")
+        net, info = read_generator(run_dir, "noise")
         filter_net = None
         if "filter" in info and (run_dir / FILTER_WEIGHTS).exists():
             filter_net = build_net(info["filter"]["net"])
@@ -72,14 +71,27 @@ class Generator:
         atomic_write(run_dir / GENERATOR_JSON,
                      lambda tmp: Path(tmp).write_text(json.dumps(self.info, indent=2)))
 
-    def check_label(self, label: int | None) -> None:
+    def label_index(self, label: int | str | None) -> int | None:
+        """A class by index or by name (folder classes are named by their sub-folder)."""
         if label is None:
-            return
+            return None
         if not self.num_classes:
             raise GanforgeError("this model is unconditional; drop --label or train with --model cgan")
+        names = self.class_names
+        if isinstance(label, str):
+            if label in names:
+                return names.index(label)
+            if not label.lstrip("-").isdigit():
+                raise GanforgeError(f"--label {label!r} is not a class of this model; its classes: "
+                                    f"{_class_list(names, self.num_classes)}")
+            label = int(label)
         if not 0 <= label < self.num_classes:
             raise GanforgeError(f"--label {label} is out of range; this model has classes 0..{self.num_classes - 1} "
-                                f"({', '.join(self.class_names)})")
+                                f"({_class_list(names, self.num_classes)})")
+        return int(label)
+
+    def check_label(self, label: int | str | None) -> None:
+        self.label_index(label)
 
     @property
     def has_filter(self) -> bool:
@@ -94,9 +106,8 @@ class Generator:
         if self.num_classes:
             if labels is None:
                 labels = torch.randint(self.num_classes, (n,), generator=gen)
-            elif isinstance(labels, int):
-                self.check_label(labels)
-                labels = torch.full((n,), labels, dtype=torch.int64)
+            elif isinstance(labels, (int, str)):
+                labels = torch.full((n,), self.label_index(labels), dtype=torch.int64)
             else:
                 labels = torch.as_tensor(labels, dtype=torch.int64)
         elif labels is not None:
@@ -153,7 +164,7 @@ class Generator:
         nrow = len(labels) // self.num_classes if labels is not None else None
         return png_bytes(grid(s.samples, nrow=nrow, upscale_to=256))
 
-    def write(self, path: str | Path, n: int, label: int | None = None, seed: int = 0,
+    def write(self, path: str | Path, n: int, label: int | str | None = None, seed: int = 0,
               filter: bool | None = None) -> Samples:
         """Write samples to .npz (samples, labels) or .png (grid / scatter)."""
         path = Path(path)
@@ -161,8 +172,7 @@ class Generator:
             raise GanforgeError(f"--out must end in .npz or .png, got '{path.name}'")
         if n < 1:
             raise GanforgeError(f"-n must be at least 1, got {n}")
-        self.check_label(label)
-        s = self.sample(n, labels=label, seed=seed, filter=filter)
+        s = self.sample(n, labels=self.label_index(label), seed=seed, filter=filter)
         if path.suffix.lower() == ".npz":
             arrays = {"samples": s.samples}
             if s.labels is not None:
@@ -177,6 +187,10 @@ class Generator:
         else:
             save_png(path, grid(s.samples, upscale_to=256))
         return s
+
+
+def _class_list(names: list[str], n: int) -> str:
+    return ", ".join(f"{i} = {name}" for i, name in enumerate(names)) if names else f"0..{n - 1}"
 
 
 @torch.no_grad()

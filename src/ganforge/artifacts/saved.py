@@ -18,6 +18,15 @@ FILTER_WEIGHTS = "filter.safetensors"  # the discriminator of the sample filter,
 INPUTS = {"noise": "samples noise", "image": "translates images", "table": "synthesises table rows"}
 
 
+def command_for(info: dict, run_dir: Path) -> str:
+    """The command that uses this saved model (named in the error for a wrong one)."""
+    if info["input"] == "table":
+        return f"ganforge tabular sample {run_dir} -n 1000 --out synth.csv"
+    if info["input"] == "image":
+        return f"ganforge {info.get('task', 'translate')} {run_dir} ..."
+    return f"ganforge sample {run_dir} -n 64 --out samples.png"
+
+
 def read_info(run_dir: str | Path) -> dict:
     """generator.json of a run folder, checked to be what ganforge writes."""
     run_dir = Path(run_dir)
@@ -49,13 +58,14 @@ def load_weights(module, path: Path) -> None:
                             f"({str(e).splitlines()[0][:120]}); the run folder is damaged") from None
 
 
-def read_generator(run_dir: str | Path, expect: str | None = None, hint: str = ""):
-    """(net, info) of a saved generator. `expect`: the input kind the caller can use."""
+def read_generator(run_dir: str | Path, expect: str | None = None):
+    """(net, info) of a saved generator. `expect`: the input kind the caller can use; another
+    kind is refused with the command that does use it."""
     run_dir = Path(run_dir)
     info = read_info(run_dir)
     if expect is not None and info["input"] != expect:
         raise GanforgeError(f"{run_dir} holds a '{info.get('family')}' model, which {INPUTS[info['input']]}; "
-                            f"{hint or 'use ganforge.load(run) to get the right model object'}")
+                            f"use `{command_for(info, run_dir)}` (or ganforge.load(run) in Python)")
     net = build_net(info["net"])
     load_weights(net, run_dir / GENERATOR_WEIGHTS)
     return net, info

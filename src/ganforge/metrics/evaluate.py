@@ -115,15 +115,19 @@ def evaluate(run_dir: str | Path, n: int | None = None, seed: int = 0, extractor
         raise GanforgeError(f"-n must be at least 20 (k-nearest-neighbour metrics need k={K_DC}+), got {n}")
     stages, tick = {}, [time.time()]
 
-    def lap(name):  # seconds per stage, so a slow evaluation says where its time went
+    def lap(name):  # seconds per stage, so a slow evaluation says where its time went (and shows progress)
         now = time.time()
         stages[name] = round(now - tick[0], 2)
         tick[0] = now
+        if log and name not in ("load_data", "extractor"):  # bad input is refused before any progress line
+            log(f"  {name}: {stages[name]:.1f} s")
     data = run_dataset(run)
     lap("load_data")
     ext = extractors.choose(data, run.path, extractor, inception_weights, log=log)
     lap("extractor")
     (xa, ya, xb, yb), n, split = real_halves(data, n or (POINTS_N if data.kind == "points" else DEFAULT_N), seed)
+    if log:
+        log(f"evaluating {run.path}: {n:,} generated vs {n:,} real, {ext.name} features")
     labels = ya if gen.num_classes else None
     xg, yg = gen.sample_tensor(n, labels=labels, seed=seed + 1)
     if data.kind == "images":  # compare what a user sees: generated images rounded to 8-bit

@@ -155,6 +155,22 @@ class FIDInceptionV3(nn.Module):
         return f, self.fc(f)
 
 
+def _why_unreadable(path: Path, e: Exception) -> str:
+    """What is wrong with the file, in words (torch's own messages can be a bare number)."""
+    import zipfile
+    if path.stat().st_size == 0:
+        return "the file is empty"
+    if path.suffix == ".safetensors":
+        return f"not a valid safetensors file ({str(e).splitlines()[0][:80]})"
+    with open(path, "rb") as f:
+        pickled = f.read(1) == b"\x80"  # the pickle protocol marker of a legacy torch file
+    if not zipfile.is_zipfile(path) and not pickled:
+        return "not a PyTorch weights file (neither a torch zip archive nor a tensor pickle)"
+    if "weights_only" in str(e) or "Unsupported global" in str(e):
+        return "it holds Python objects besides tensors, and loading them could run code"
+    return f"a damaged or foreign torch archive ({str(e).splitlines()[0][:80]})"
+
+
 def read_weights(path: Path) -> dict:
     """Tensors only: safetensors, or a torch file read with weights_only=True (no code runs)."""
     try:
@@ -163,10 +179,13 @@ def read_weights(path: Path) -> dict:
             return load_file(str(path))
         sd = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - any failure to read is a bad user file
-        raise GanforgeError(f"cannot read --inception-weights {path} ({str(e).splitlines()[0][:120]}); "
+        raise GanforgeError(f"cannot read --inception-weights {path}: {_why_unreadable(path, e)}; "
                             f"pass the pt_inception-2015-12-05 .pth file or a .safetensors") from None
     if isinstance(sd, dict) and "state_dict" in sd and isinstance(sd["state_dict"], dict):
         sd = sd["state_dict"]
+    if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
+        raise GanforgeError(f"--inception-weights {path} holds a {type(sd).__name__}, not a mapping of "
+                            f"tensor names to tensors; pass the pt_inception-2015-12-05 .pth file")
     return sd
 
 

@@ -50,7 +50,7 @@ def _series(log: list[dict], keys: list[str]) -> dict:
             if any(k in r for r in log)}
 
 
-def _metrics(run: RunDir, evaluate: bool, n: int | None) -> tuple[dict | None, str]:
+def _metrics(run: RunDir, evaluate: bool, n: int | None, log=None) -> tuple[dict | None, str]:
     """metrics.json, re-evaluated when asked and missing/stale; plus a note for the reader."""
     from ..metrics.evaluate import evaluate as run_eval
     from ..metrics.evaluate import read_metrics
@@ -59,8 +59,12 @@ def _metrics(run: RunDir, evaluate: bool, n: int | None) -> tuple[dict | None, s
     stale = doc is not None and step is not None and doc.get("step") != step
     if evaluate and (doc is None or stale) and (run.path / "generator.json").exists():
         try:
-            return run_eval(run.path, n=n), ""
+            if log:
+                log("metrics.json is missing or older than the run: evaluating first (--no-eval skips it)")
+            return run_eval(run.path, n=n, log=log), ""
         except GanforgeError as e:
+            if log:
+                log(f"evaluation failed: {e}")
             return doc, f"Evaluation failed: {e}"
     if doc is None:
         return None, "Not evaluated yet: run <code>ganforge evaluate RUN_DIR</code> (or report without --no-eval)."
@@ -92,12 +96,15 @@ def _scorecard(doc: dict | None) -> str:
     return f"<table><tr>{''.join(cells)}</tr></table>"
 
 
-def write_report(run_dir: str | Path, evaluate: bool = True, n: int | None = None) -> Path:
+def write_report(run_dir: str | Path, evaluate: bool = True, n: int | None = None, say=None) -> Path:
+    """`say(message)`, when given, hears the progress (an evaluation can take a minute)."""
     run = RunDir(run_dir)
     if not run.config_path.exists():
         raise GanforgeError(f"{run_dir} is not a ganforge run (no config.json); pass a --out folder of `ganforge train`")
     doc, log = run.read_config(), run.read_log()
-    metrics, note = _metrics(run, evaluate, n)
+    metrics, note = _metrics(run, evaluate, n, say)
+    if say:
+        say("plots and pictures")
     gen = _generator(run)
     loss_keys = sorted({k for r in log for k in r if k.endswith("_loss")})
     plots = {"losses.png": _plot(_series(log, loss_keys), "Losses", "loss"),

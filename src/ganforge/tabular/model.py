@@ -188,7 +188,7 @@ class TabularGAN:
 
     @classmethod
     def load(cls, path: str | Path, device: str = "cpu") -> "TabularGAN":
-        net, info = read_generator(path, "table", "use `ganforge sample` or ganforge.load(run) for it")
+        net, info = read_generator(path, "table")
         return cls.from_generator(Generator(net, info, device))
 
     @classmethod
