@@ -112,8 +112,44 @@ def compile_nets(family, cfg) -> list[str]:
         if name in eager:
             continue
         net.compile(dynamic=False)
+        _fall_back_when_compiling_fails(net, name)
         done.append(name)
     return done
+
+
+def _fall_back_when_compiling_fails(net: nn.Module, name: str) -> None:
+    """torch.compile compiles at a net's first call (and again when its inputs change), so an
+    Inductor failure would surface mid-training. Compile the backward at that same call (not
+    lazily at the first backward) and, if anything fails, run the net eagerly from then on with
+    one warning. A failing compile raises before any computation, so the eager retry is the step
+    that would have run; an error in the net itself raises again from the eager call."""
+    compiled = net._compiled_call_impl
+
+    def call(*args, **kwargs):
+        try:
+            with _compile_backward_now():
+                return compiled(*args, **kwargs)
+        except Exception as e:  # noqa: BLE001 - BackendCompilerFailed, InductorError, C++ build errors
+            out = net._call_impl(*args, **kwargs)
+            net._compiled_call_impl = None
+            cause = getattr(e, "inner_exception", None) or e  # dynamo wraps the backend's error
+            first = (str(cause).strip().splitlines() or [""])[0][:160]
+            warnings.warn(f"--compile: compiling {name} failed ({type(cause).__name__}: {first}); "
+                          f"it trains eagerly", stacklevel=2)
+            return out
+
+    net._compiled_call_impl = call
+
+
+def _compile_backward_now():
+    try:
+        import torch._functorch.config as aot
+        if hasattr(aot, "force_non_lazy_backward_lowering"):
+            return aot.patch(force_non_lazy_backward_lowering=True)
+    except ImportError:
+        pass
+    import contextlib
+    return contextlib.nullcontext()
 
 
 def match_layouts(optimizers: dict) -> None:
