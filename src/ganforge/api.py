@@ -2,6 +2,7 @@
 object of any run (a noise sampler, an image-to-image model or a table model)."""
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from .artifacts.saved import read_info
 from .data import load_dataset
 from .families import family_class
 from .families.options import load_config_file, split_lr
-from .families.resolve import choose_family, resolve
+from .families.resolve import choose_family, describe, resolve
 from .io.checkpoint import read_metadata
 from .io.errors import GanforgeError
 from .io.rundir import RunDir
@@ -54,8 +55,11 @@ def _default_out(data: str) -> Path:
 
 def train(data: str = "ring8", model: str | None = None, out: str | Path | None = None,
           resume: bool = False, config: str | Path | dict | None = None, progress: bool = True,
-          callbacks=(), quiet: bool | None = None, **options) -> Run:
+          callbacks=(), quiet: bool | None = None, unconditional: bool = False, **options) -> Run:
     """Train a GAN on `data` (built-in name, image folder or .npz) and return its Run.
+
+    Without `model` the data decides: 2D points train `vanilla`, labelled images (2+ classes)
+    the conditional `cgan` (`unconditional=True`: `dcgan`), other images `dcgan`.
 
     Options are the chosen family's (see `ganforge train --help`: steps, batch_size, lr_g, lr_d,
     loss, seed, ...); `lr` sets both learning rates; `config` is a dict or a JSON/YAML file of
@@ -82,16 +86,27 @@ def train(data: str = "ring8", model: str | None = None, out: str | Path | None 
             raise GanforgeError(f"cannot resume {run.path}: it trains --model {saved['model']}, "
                                 f"not {opts['model']}; drop --model or use another --out")
         opts = {**saved, **opts}
-    family = choose_family(opts.get("model"), opts.get("preset"), str(data), _builtin_kind(str(data)))
+    family = choose_family(opts.get("model"), opts.get("preset"), str(data), _builtin_kind(str(data)),
+                           unconditional=unconditional)
+    chosen = family is None or (opts.get("model") is None and opts.get("preset") is None)
     if family is not None:  # refuse an option it does not use before reading any data
         family.Options.refuse_unknown(opts, family.name)
     if family is not None and family.load_data is not None:  # own data (image-to-image crops)
         dataset = family.load_data(str(data), opts)
     else:
         dataset = load_dataset(str(data), opts.get("image_size"))
-    if family is None:  # user data: its kind decides
-        family = choose_family(None, None, str(data), dataset.kind)
+    if family is None:  # what the data is decides: its kind, and labels for images
+        family = choose_family(None, None, str(data), dataset.kind, labelled=dataset.num_classes >= 2,
+                               unconditional=unconditional)
+        if getattr(family, "conditional", False):
+            try:
+                family.Options.refuse_unknown(opts, family.name)
+            except GanforgeError as e:
+                raise GanforgeError(f"{e}; {dataset.name} is labelled, so it trains cgan: "
+                                    f"add --unconditional to train dcgan") from None
     cfg = resolve(family, opts, dataset.meta(), str(data))
+    if progress and os.environ.get("RANK", "0") == "0":  # the first line: what trains on what, and why
+        print(describe(family, dataset.meta(), chosen and not resume), flush=True)
     fit(family, dataset, cfg, run.path, resume=resume, callbacks=callbacks, progress=progress)
     return Run(run.path)
 

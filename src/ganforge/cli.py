@@ -35,6 +35,7 @@ def cli():
 @cli.command(cls=TrainCommand)
 @click.argument("data")
 @click.option("--model", help="Family (listed below; default: chosen by the data).")
+@click.option("--unconditional", is_flag=True, help="Labelled images: train dcgan, not the default cgan.")
 @click.option("--loss", type=click.Choice(LOSSES), help="Adversarial loss (default: the family's recipe for the data).")
 @click.option("--preset", help="Named architecture preset, e.g. 'seed' (100->128->784 MLP GAN).")
 @click.option("--steps", type=int, help="Generator updates in total.")

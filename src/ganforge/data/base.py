@@ -35,6 +35,7 @@ class Dataset:
     def meta(self) -> dict:
         """What a generator needs to know about the data, stored with every run (JSON)."""
         return {"name": self.name, "kind": self.kind, "shape": list(self.shape),
+                "count": len(self.x) if self.sampler is None else None,  # None: drawn fresh
                 "class_names": self.class_names, "info": self.info}
 
     def stream(self, batch_size: int, seed: int) -> "BatchStream":

