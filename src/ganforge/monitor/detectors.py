@@ -196,7 +196,7 @@ def mode_collapse(records: list[dict]) -> Finding | None:
                            {"diversity": _fmt(d[-1]), "best_diversity": _fmt(best),
                             "note": "mean pairwise distance of a fixed-noise batch / real data's"},
                            "samples lose variety: add --pack 2 or --r1-gamma, lower --lr-g, "
-                           "or for images enable augmentation / a larger --batch-size")
+                           "or for images a larger --batch-size")
     return None
 
 
@@ -210,8 +210,8 @@ def memorisation(records: list[dict]) -> Finding | None:
     sev = "problem" if min(nc[-2:]) >= MEM_PROBLEM else "warning"
     return Finding("memorisation", sev, records[-1]["step"], _onset(records, "near_copy", MEM_WARN, above=True),
                    {"near_copy_share": _fmt(nc[-1]), "first_checked": _fmt(nc[0]), "expected": "0.01"},
-                   "G starts copying training examples: stop here (keep this checkpoint), use more data, "
-                   "augmentation, or fewer --steps")
+                   "G starts copying training examples: stop here (keep this checkpoint), use more data "
+                   "or fewer --steps")
 
 
 def _onset(records, key, threshold, above=False) -> int:
