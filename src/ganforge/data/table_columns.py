@@ -4,6 +4,7 @@ Every problem that stops a fit is a GanforgeError raised *before* anything is wr
 """
 from __future__ import annotations
 
+import csv
 import re
 from pathlib import Path
 
@@ -36,7 +37,20 @@ def read_csv(path: str | Path, encoding: str = "utf-8") -> pd.DataFrame:
     except pd.errors.ParserError as e:
         raise GanforgeError(f"cannot parse {path} as CSV ({str(e).strip().splitlines()[-1]}); "
                             f"check the delimiter and quoting") from None
+    _refuse_duplicate_header(path, encoding)
     return df
+
+
+def _refuse_duplicate_header(path: Path, encoding: str) -> None:
+    """pandas renames a repeated column name to `name.1`: read the header as written."""
+    try:
+        with open(path, encoding=encoding, newline="") as f:
+            names = [n.strip().lstrip("\ufeff") for n in next(csv.reader(f), [])]
+    except (csv.Error, UnicodeError):  # pandas read it; this stricter reader may not
+        return
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise GanforgeError(f"{path} has the column name '{dup[0]}' more than once; rename one of them")
 
 
 def check_table(df: pd.DataFrame, what: str = "the table") -> None:
@@ -105,6 +119,9 @@ def plan_columns(df: pd.DataFrame, discrete: list[str] | None = None) -> tuple[d
                                     f"or pass --discrete {name} to treat every value as a category")
         if numeric:
             v = pd.to_numeric(nonnull, errors="coerce").to_numpy(np.float64)
+            if np.isinf(v).any():
+                raise GanforgeError(f"column '{name}' holds {int(np.isinf(v).sum())} infinite value(s); replace "
+                                    f"them with numbers or leave the cells empty (missing values are modelled)")
             integral = _integral(v)
             if integral and nuniq == n and n >= ID_MIN_ROWS and not pd.api.types.is_float_dtype(s):
                 plan[name] = {"kind": "excluded"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,11 @@ def open_image(path: Path, what: str = "image") -> Image.Image:
         im = Image.open(path)
         im.load()
         return im
+    except Image.DecompressionBombError as e:  # a header claiming billions of pixels
+        claimed = re.findall(r"\((\d+) pixels\)", str(e))
+        raise GanforgeError(f"{what} {path} claims {f'{int(claimed[0]):,}' if claimed else 'too many'} "
+                            f"pixels, more than the safe limit of "
+                            f"{2 * Image.MAX_IMAGE_PIXELS:,}; resize it or remove it") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         raise GanforgeError(f"cannot read {what} {path} ({str(e).splitlines()[0]}); "
                             f"remove it or re-save it as PNG or JPEG") from None
