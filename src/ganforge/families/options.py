@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -89,14 +90,14 @@ class RunOptions:
     @classmethod
     def from_dict(cls, d: dict, family: str | None = None) -> "RunOptions":
         cls.refuse_unknown(d, family)
-        d = dict(d)
+        d = {k: v for k, v in d.items() if k in cls.names()}  # an unknown option set to None is unset
         if "betas" in d:
             try:
                 d["betas"] = tuple(float(b) for b in d["betas"])
             except (TypeError, ValueError):
                 raise GanforgeError(f"betas must be two numbers, e.g. [0.5, 0.999], got {d['betas']!r}") from None
-            if len(d["betas"]) != 2:
-                raise GanforgeError(f"betas must be two numbers, e.g. [0.5, 0.999], got {list(d['betas'])}")
+            if len(d["betas"]) != 2 or not all(0 <= b < 1 for b in d["betas"]):
+                raise GanforgeError(f"betas must be two numbers in [0, 1), e.g. [0.5, 0.999], got {list(d['betas'])}")
         return cls(**_check_types(cls, d))
 
     def validate(self, losses: tuple[str, ...] = LOSSES) -> "RunOptions":
@@ -148,7 +149,7 @@ def _check_types(cls, d: dict) -> dict:
                     v = d[k] = float(v)
                 except ValueError:
                     pass
-            ok = isinstance(v, (int, float)) and not isinstance(v, bool)
+            ok = isinstance(v, (int, float)) and not isinstance(v, bool) and (isinstance(v, int) or math.isfinite(v))
         elif t.startswith("str"):
             ok = isinstance(v, str)
         else:
@@ -163,15 +164,16 @@ def load_config_file(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise GanforgeError(f"config file {path} does not exist; pass an existing .json or .yaml file")
-    text = path.read_text()
     try:
+        text = path.read_bytes().decode("utf-8")
         if path.suffix.lower() in (".yaml", ".yml"):
             import yaml
             d = yaml.safe_load(text) or {}
         else:
             d = json.loads(text)
     except Exception as e:  # noqa: BLE001 - any parse error is a user error here
-        raise GanforgeError(f"cannot parse config file {path}: {str(e).splitlines()[0]}") from None
+        raise GanforgeError(f"cannot parse config file {path}: "
+                            f"{(str(e).splitlines() or [type(e).__name__])[0]}") from None
     if not isinstance(d, dict):
         raise GanforgeError(f"config file {path} must hold a mapping of option: value")
     return {str(k).replace("-", "_"): v for k, v in d.items()}
