@@ -68,10 +68,14 @@ def load_npz(path: Path) -> Dataset:
         raise
     except Exception as e:  # noqa: BLE001 - corrupt archives raise many types
         raise GanforgeError(f"cannot read {path} ({str(e).splitlines()[0]}); is it a valid .npz?") from None
+    if images.dtype.kind not in "biuf":  # text, complex, dates, raw bytes: no pixel reading
+        raise GanforgeError(f"{path}: 'images' must hold numbers (uint8 0..255 or floats), got dtype {images.dtype}")
+    if labels is not None and labels.ndim != 1:
+        raise GanforgeError(f"{path}: 'labels' must be one label per image (shape (N,)), got shape {labels.shape}")
     if images.ndim == 3:
         images = images[..., None]
-    if images.ndim != 4 or images.shape[-1] not in (1, 3) or len(images) == 0:
-        raise GanforgeError(f"{path}: 'images' must be (N, H, W[, 1|3]) with N > 0, got {images.shape}")
+    if images.ndim != 4 or images.shape[-1] not in (1, 3) or images.size == 0:
+        raise GanforgeError(f"{path}: 'images' must be (N, H, W[, 1|3]) with N, H, W > 0, got {images.shape}")
     lo, hi, scale = value_range(images, path)
     x = torch.from_numpy(images.astype(np.float32))
     x = ((x - lo) / ((hi - lo) / 2.0) - 1.0).permute(0, 3, 1, 2).contiguous()
