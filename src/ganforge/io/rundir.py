@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import json
 import platform
+import re
 from pathlib import Path
 
 import torch
 
 from .checkpoint import atomic_write_text
+from .errors import GanforgeError
 
 CONFIG, LOG, CHECKPOINT, SAMPLES = "config.json", "log.jsonl", "checkpoint.safetensors", "samples"
 
@@ -24,6 +26,22 @@ class RunDir:
     def has_checkpoint(self) -> bool:
         return self.checkpoint_path.exists()
 
+    def check_new(self) -> None:
+        """Before a new (not resumed) run: the folder must be new, empty, or a run that never
+        reached its first checkpoint; a folder of someone's other files is refused, untouched."""
+        if self.path.exists() and not self.path.is_dir():
+            raise GanforgeError(f"--out {self.path} is a file; pass a folder for the run")
+        # a run's lock and a killed write's temp file are ganforge's own, not the user's
+        theirs = [p for p in self.path.iterdir() if p.name != ".ganforge.lock"
+                  and not re.fullmatch(r"\..+\.[a-z0-9_]{8}\.tmp", p.name)] if self.path.is_dir() else []
+        if theirs and not self.config_path.exists():
+            raise GanforgeError(f"--out {self.path} already holds files and is not a ganforge run; "
+                                f"choose a new or empty folder (nothing in it was changed)")
+
+    def start_log(self) -> None:
+        """A new run's log starts empty (one that never checkpointed left records behind)."""
+        atomic_write_text(self.log_path, "")
+
     def write_config(self, config: dict, data_meta: dict, family: str, precision: str | None = None) -> None:
         env = {"python": platform.python_version(), "torch": torch.__version__,
                "platform": platform.platform(), "cuda": torch.cuda.is_available()}
@@ -34,7 +52,20 @@ class RunDir:
         atomic_write_text(self.config_path, json.dumps(doc, indent=2))
 
     def read_config(self) -> dict:
-        return json.loads(self.config_path.read_text())
+        """config.json, checked to have what every reader uses (a damaged or newer file: one line)."""
+        try:
+            doc = json.loads(self.config_path.read_bytes())
+        except (OSError, ValueError) as e:
+            raise GanforgeError(f"cannot read {self.config_path} ({str(e).splitlines()[0]}); "
+                                f"the run folder is damaged") from None
+        ok = (isinstance(doc, dict) and isinstance(doc.get("family"), str) and isinstance(doc.get("config"), dict)
+              and isinstance(doc.get("data"), dict) and isinstance(doc["config"].get("data"), str)
+              and isinstance(doc["config"].get("steps"), int) and isinstance(doc["data"].get("name"), str)
+              and isinstance(doc["data"].get("shape"), list))
+        if not ok:
+            raise GanforgeError(f"{self.config_path} lacks the family, config or data that ganforge writes; "
+                                f"the run folder is damaged or from a newer ganforge")
+        return doc
 
     def log(self, record: dict) -> None:
         with open(self.log_path, "a") as f:
