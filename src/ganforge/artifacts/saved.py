@@ -7,7 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from safetensors import SafetensorError
+import torch
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file
 
 from ..io.errors import GanforgeError
@@ -51,6 +52,9 @@ def load_weights(module, path: Path) -> None:
         state = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as e:
         raise GanforgeError(f"cannot read weights {path} ({str(e).splitlines()[0]}); the run folder is damaged") from None
+    bad = [k for k, t in state.items() if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+    if bad:
+        raise GanforgeError(f"weights {path} are not finite (NaN or inf in {bad[0]}); the run folder is damaged")
     try:
         module.load_state_dict(state)
     except RuntimeError as e:
@@ -66,6 +70,24 @@ def read_generator(run_dir: str | Path, expect: str | None = None):
     if expect is not None and info["input"] != expect:
         raise GanforgeError(f"{run_dir} holds a '{info.get('family')}' model, which {INPUTS[info['input']]}; "
                             f"use `{command_for(info, run_dir)}` (or ganforge.load(run) in Python)")
-    net = build_net(info["net"])
-    load_weights(net, run_dir / GENERATOR_WEIGHTS)
-    return net, info
+    return load_net(info["net"], run_dir / GENERATOR_WEIGHTS), info
+
+
+def load_net(spec: dict, path: Path):
+    """The net `spec` names with the weights in `path`. It is built on the meta device first (no
+    memory) and its tensor shapes are compared with the file's header, so a damaged or hostile
+    spec cannot make ganforge allocate what the weights file does not back."""
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            have = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+    except (SafetensorError, OSError, ValueError) as e:
+        raise GanforgeError(f"cannot read weights {path} ({str(e).splitlines()[0]}); the run folder is damaged") from None
+    with torch.device("meta"):
+        want = {k: tuple(v.shape) for k, v in build_net(spec).state_dict().items()}
+    if want != have:
+        k = next(iter(sorted(set(want) ^ set(have))), None) or next(k for k in want if want[k] != have[k])
+        raise GanforgeError(f"weights {path} do not fit the network in {path.parent / GENERATOR_JSON} "
+                            f"({k}: file {have.get(k)}, network {want.get(k)}); the run folder is damaged")
+    net = build_net(spec)
+    load_weights(net, path)
+    return net
