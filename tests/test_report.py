@@ -6,11 +6,13 @@ import io
 import shutil
 import subprocess
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 from PIL import Image
 
 import ganforge
+from ganforge.cli import main
 from ganforge.report.html import write_report
 
 VOID = {"meta", "img", "br", "hr", "link", "input"}
@@ -50,11 +52,28 @@ def parse(path):
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
+def trained(tmp_path_factory):
+    """A trained run that was never evaluated; each test works on its own copy of it."""
     out = tmp_path_factory.mktemp("report") / "digits_cgan"
     ganforge.train("digits", model="cgan", out=out, progress=False, steps=30, batch_size=32,
                    channels=8, z_dim=16, log_every=5, sample_every=10, ckpt_every=15,
                    eval_every=15, eval_n=100)
+    return out
+
+
+@pytest.fixture
+def run(trained, tmp_path):
+    return Path(shutil.copytree(trained, tmp_path / "run"))
+
+
+@pytest.fixture(scope="module")
+def reported(trained, tmp_path_factory):
+    """A copy of the run after `ganforge report -n 150` (which evaluates it: no metrics.json yet)."""
+    out = Path(shutil.copytree(trained, tmp_path_factory.mktemp("reported") / "run"))
+    assert not (out / "metrics.json").exists()
+    with pytest.raises(SystemExit) as e:
+        main(["report", str(out), "-n", "150"])
+    assert e.value.code == 0
     return out
 
 
@@ -66,9 +85,8 @@ def test_report_without_evaluation_says_how_to_get_metrics(run, cli):
     assert {"scorecard", "samples", "interpolation", "timeline", "curves", "config"} <= page.ids
 
 
-def test_report_evaluates_and_embeds_every_section(run, cli):
-    code, _, err = cli("report", run, "-n", "150")
-    assert code == 0, err
+def test_report_evaluates_and_embeds_every_section(reported):
+    run = reported
     assert (run / "metrics.json").exists()                 # evaluated because it was missing
     html = (run / "report.html").read_text()
     page = parse(run / "report.html")
@@ -84,8 +102,9 @@ def test_report_evaluates_and_embeds_every_section(run, cli):
         assert (run / png).exists()                        # PNG plots beside the report
 
 
-def test_report_flags_stale_metrics(run, cli):
+def test_report_flags_stale_metrics(reported, tmp_path, cli):
     import json
+    run = Path(shutil.copytree(reported, tmp_path / "run"))
     doc = json.loads((run / "metrics.json").read_text())
     doc["step"] = 5
     (run / "metrics.json").write_text(json.dumps(doc))
