@@ -91,12 +91,13 @@ def test_keep_best_without_eval_every_is_a_user_error(tmp_path, cli):
 
 def test_points_run_reports_modes_and_raw_coordinates(tmp_path):
     out = tmp_path / "ring"
-    ganforge.train("ring8", out=out, progress=False, steps=40, log_every=20, sample_every=40,
-                   ckpt_every=40, eval_every=20, eval_n=300)
+    ganforge.train("ring8", out=out, progress=False, steps=150, log_every=25, sample_every=150,
+                   ckpt_every=150, eval_every=75, eval_n=300)
     doc = evaluate(out, n=500, kid_subsets=5)
     assert doc["protocol"]["extractor"] == "raw" and "fresh draws" in doc["protocol"]["real_split"]
     rows = {r["metric"]: r for r in doc["metrics"]}
-    assert rows["modes"]["floor"] == 8 and 0 <= rows["modes"]["value"] <= 8
+    # 150 steps find most modes (measured 8; an untrained G, or 40 steps, scores 0 modes, 0% HQ)
+    assert rows["modes"]["floor"] == 8 and rows["modes"]["value"] >= 6 and rows["high_quality"]["value"] > 0.05
     assert rows["high_quality"]["floor"] > 0.95
     assert doc["memorisation"] is None                    # fresh draws: nothing to memorise
     assert [r["eval_modes_floor"] for r in RunDir(out).read_log() if "eval_modes" in r] == [8, 8]
