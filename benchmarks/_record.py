@@ -65,16 +65,18 @@ def header(title: str, prov: dict) -> str:
     return (f"# {title}\n\n"
             f"<!-- written by {prov['command'].split()[1] if ' ' in prov['command'] else prov['command']}; "
             f"do not edit by hand: re-run it -->\n"
-            f"Measured {prov['date']} at commit {prov['commit']} on {prov['machine']} "
-            f"(load average {prov['load_average']} at the start).\n"
+            + (prov.get("summary") or f"Measured {prov['date']} at commit {prov['commit']} on {prov['machine']} "
+                                      f"(load average {prov['load_average']} at the start).") + "\n"
             f"Re-run: `{prov['command']}`\n")
 
 
-def write_result(name: str, title: str, body: str, prov: dict, path: Path | None = None) -> Path:
-    """Write RESULTS/name.md (header + body); an existing file moves to HISTORY first."""
+def write_result(name: str, title: str, body: str, prov: dict, path: Path | None = None,
+                 keep_history: bool = True) -> Path:
+    """Write RESULTS/name.md (header + body); an existing file moves to HISTORY first (unless the
+    file is rendered from a record that keeps every run itself, like monitor.jsonl)."""
     path = path or RESULTS / f"{name}.md"
     path.parent.mkdir(parents=True, exist_ok=True)
-    if path.exists():
+    if path.exists() and keep_history:
         old = path.read_text()
         m = re.search(r"Measured (\d{4}-\d{2}-\d{2})", old)
         stamp = m.group(1) if m else time.strftime("%Y-%m-%d", time.localtime(path.stat().st_mtime))

@@ -12,7 +12,10 @@ the user would have got with those settings all along, the fair target for a fix
     OMP_NUM_THREADS=1 python benchmarks/monitor.py --cases minimax_grid25 --modes fix "from-start, z_dim 2"
     python benchmarks/monitor.py --threads 2 --cases healthy_tabular healthy_srgan   # other families
 
-Results append to benchmarks/results/monitor.jsonl (one JSON line per run).
+Results append to benchmarks/results/monitor.jsonl (one JSON line per run, stamped with its
+date, commit and machine); benchmarks/results/monitor.md, the table the docs quote, is rendered
+from it after every run (the latest row of each case and run; `--table` renders it alone).
+Rows written before stamping are keyed by the commit that added them (git blame).
 """
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ import numpy as np
 import torch
 
 import ganforge
+from _record import ROOT, provenance, write_result
 from ganforge.data import load_dataset
 from ganforge.io.errors import GanforgeError
 from ganforge.io.rundir import RunDir
@@ -110,6 +114,14 @@ CASES = {
     "healthy_cyclegan": ("photos-pairs", dict(model="cyclegan", steps=300, log_every=25), None, None, False),
 }
 
+CASE_NOTES = {  # what each broken case is, for the results table
+    "lr_high": "ring8 at lr 0.05 (50x its default)",
+    "minimax_grid25": "unregularised minimax on grid25, 16-D latent, no EMA, G's lr 10x D's",
+    "strong_d": "ring8 with lr_D 2e-3, lr_G 1e-5 and 5 D steps per G step",
+    "nan": "a NaN injected into G's gradient at step 430",
+    "tiny_data": "DCGAN on 32 digits for 3,000 steps (onset: the check from which the near-copy share stays above 1%)",
+}
+
 
 def final_quality(run_dir: Path, data: str) -> dict:
     gen = ganforge.load(run_dir)
@@ -185,8 +197,12 @@ def main():
     ap.add_argument("--modes", nargs="*", help="only these runs of each case (warn, fix, from-start, ...)")
     ap.add_argument("--out", default="benchmarks/results/monitor.jsonl")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--table", action="store_true", help="only render benchmarks/results/monitor.md from --out")
     args = ap.parse_args()
+    if args.table:
+        return render(Path(args.out))
     torch.set_num_threads(args.threads)
+    prov = provenance()
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     rows = []
     with tempfile.TemporaryDirectory() as d:
@@ -196,6 +212,8 @@ def main():
             modes = [m for m in modes if not args.modes or m in args.modes]
             for mode in modes:
                 r = run_case(name, mode, args.scale, Path(d))
+                r.update(measured=prov["date"], commit=prov["commit"], machine=prov["machine"],
+                         command=prov["command"])
                 rows.append(r)
                 print(json.dumps(r), flush=True)
                 with open(args.out, "a") as f:
@@ -205,6 +223,61 @@ def main():
     print("\n| " + " | ".join(cols) + " |\n|" + "---|" * len(cols))
     for r in rows:
         print("| " + " | ".join(str(r.get(c, "")) for c in cols) + " |")
+    render(Path(args.out))
+
+
+def _blame(path: Path) -> list[tuple[str, str]]:
+    """(commit, date) that added each line of `path` (uncommitted lines: ("uncommitted", today))."""
+    import subprocess
+    out = subprocess.run(["git", "blame", "--line-porcelain", "--", str(path)], cwd=ROOT,
+                         capture_output=True, text=True).stdout.splitlines()
+    res, sha = [], None
+    for line in out:
+        if len(line) >= 40 and " " in line and all(c in "0123456789abcdef" for c in line.split()[0]) \
+                and len(line.split()[0]) == 40:
+            sha = line.split()[0]
+        elif line.startswith("author-time ") and sha:
+            res.append(("uncommitted" if set(sha) == {"0"} else sha[:7],
+                        time.strftime("%Y-%m-%d", time.gmtime(int(line.split()[1])))))
+    return res
+
+
+def render(jsonl: Path) -> int:
+    """benchmarks/results/monitor.md: the latest row of every (case, run), with where it came from."""
+    lines = [x for x in jsonl.read_text().splitlines() if x.strip()]
+    blame = _blame(jsonl)
+    latest: dict = {}
+    for i, line in enumerate(lines):
+        r = json.loads(line)
+        if "commit" not in r and i < len(blame):
+            r["commit"], r["measured"] = blame[i]
+            r["machine"] = "not recorded"
+        latest[(r["case"], r["mode"])] = r
+    head = ("| case | run | detected (finding) | onset -> detection step | problem alarms (healthy runs) "
+            "| final step, status | final modes (HQ) | fixes applied | wall s | measured, commit |")
+    out = [head, "|" + "---|" * 10]
+    for r in latest.values():
+        hq = f" ({r['hq']:.1%})" if r.get("hq") is not None else ""
+        out.append(" | ".join([
+            f"| {r['case']}", r["mode"],
+            "-" if r["detected"] is None else f"{'yes' if r['detected'] else 'no'} ({r['finding']})",
+            f"{r['onset']} -> {r['detected_at']}" if r.get("detected_at") is not None else "-",
+            "-" if r.get("false_problems") is None else str(r["false_problems"]),
+            f"{r['final_step']}, {r['final_health']}" + (f" (error: {r['error']})" if r.get("error") else ""),
+            f"{r['modes']}{hq}" if r.get("modes") else "-",
+            "; ".join(r["fixes"]) or "-", f"{r['wall_s']:.0f}", f"{r['measured']}, {r['commit']} |"]))
+    machines = sorted({r["machine"] for r in latest.values()})
+    body = ("Each broken run with `--on-problem warn` (detection) and, where a fix exists, `fix` (rescue); "
+            "healthy runs at defaults count problem-level false alarms. Faults: " + "; ".join(
+                f"`{k}` = {v}" for k, v in CASE_NOTES.items()) + ". Onset 0 = the fault is there from the "
+            "start. Final modes / HQ: 2,500 default samples (sample filter on), PacGAN protocol.\n\n"
+            "Machines: " + "; ".join(machines) + " (rows marked \"not recorded\" predate the stamp; their "
+            "date and commit are those that added the row, from git blame).\n\n" + "\n".join(out))
+    dates = sorted(r["measured"] for r in latest.values())
+    prov = {"summary": f"Rows measured {dates[0][:10]} to {dates[-1][:10]}; each row's date and commit in its last column.",
+            "command": "python benchmarks/monitor.py [--cases ...]   (--table: render this file only)"}
+    write_result("monitor", "Training health monitor: fault injection", body, prov, keep_history=False)
+    return 0
 
 
 if __name__ == "__main__":
