@@ -11,23 +11,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import subprocess
 import time
 from pathlib import Path
 
 import torch
 
 import ganforge
+from _record import provenance, write_result
 from ganforge.metrics.evaluate import evaluate
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = [("mnist5k", "cgan"), ("fashion-mnist", "dcgan")]
 SHOW = ["fid", "kid", "precision", "recall", "density", "coverage", "classifier_score", "label_accuracy"]
-
-
-def git(*args) -> str:
-    return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
 
 
 def one_thread() -> dict:
@@ -66,8 +61,7 @@ def main():
     ap.add_argument("-n", type=int, default=10_000)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
-    commit = git("rev-parse", "--short", "HEAD")
-    dirty = bool(git("status", "--porcelain", "src/ganforge/config.py"))
+    prov = provenance()
     docs = []
     for data, model in RUNS:
         out, train_s = ensure_run(data, model, Path(args.runs), args.retrain)
@@ -79,12 +73,8 @@ def main():
         docs.append((data, model, cfg, train_s, doc))
         print(f"{data} {model}: FID {doc['metrics'][0]['value']:.3f} (floor {doc['metrics'][0]['floor']:.3f}) "
               f"in {doc['seconds']} s {doc['seconds_by_stage']}")
-    lines = ["# Evaluation benchmark", "",
-             f"`python benchmarks/evaluation.py` at commit {commit}"
-             f"{' (config.py had uncommitted changes)' if dirty else ''}, {time.strftime('%Y-%m-%d')}; "
-             f"torch {torch.__version__}, {platform.processor() or platform.machine()}, "
-             f"evaluation on {args.threads} threads of a 2-core machine shared with other jobs "
-             f"(load average {os.getloadavg()[0]:.1f} at the end: wall times are inflated; CPU "
+    lines = [f"Training on 1 thread, evaluation on {args.threads} threads (load average "
+             f"{os.getloadavg()[0]:.1f} at the end; on a shared machine wall times are inflated, CPU "
              f"seconds are the process's own).", "",
              "Each run is trained at its dataset's defaults (`ganforge train DATA --model MODEL`), then "
              "`ganforge evaluate RUN -n 10000` (capped at half the real data). *floor* = two disjoint "
@@ -129,10 +119,8 @@ def main():
         p = doc["protocol"]
         lines.append(f"- {data} {model}: {p['extractor_info']}; real split: {p['real_split']}; "
                      f"memorisation reference: {doc['memorisation']['reference']}.")
-    out = ROOT / "benchmarks" / "results" / "evaluation.md"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
+    write_result("evaluation", "Evaluation benchmark", "\n".join(lines), prov)
 
 
 if __name__ == "__main__":

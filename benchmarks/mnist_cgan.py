@@ -30,6 +30,7 @@ import torch
 from scipy.stats import chisquare
 
 import ganforge
+from _record import provenance, write_result
 from ganforge.metrics.classifier import PROTOCOL, predict, train_digit_classifier
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -87,6 +88,7 @@ def main() -> None:
     ap.add_argument("--md", default=str(ROOT / "benchmarks/results/mnist_cgan.md"))
     ap.add_argument("--image", default=str(ROOT / "docs/images/mnist5k_cgan.png"))
     args = ap.parse_args()
+    prov = provenance()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for prec in args.precision:
@@ -107,7 +109,7 @@ def main() -> None:
     settings = ", ".join(f"{k}={cfg[k]}" for k in ("steps", "batch_size", "channels", "z_dim", "loss",
                                                    "spectral_norm", "ac_weight", "lr_g", "lr_d",
                                                    "betas", "ema_decay"))
-    md = (f"# mnist5k cgan at defaults\n\n{table(rows, clf_acc)}\n\n"
+    md = (f"{table(rows, clf_acc)}\n\n"
           f"Defaults: {settings}.\n\nMachine: {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} cores, torch {torch.__version__}, {rows[0]['threads']} torch threads in training; "
           f"load avg = mean of the 1-min load average before and after training (shared machine: "
@@ -116,9 +118,8 @@ def main() -> None:
           f"({PER_CLASS} asked per class, sampling seed 0) that the classifier reads as the asked "
           f"label. Class share max/min and chi-square p: the classifier's histogram of the generated "
           f"digits vs uniform.\n\nRe-run: `python benchmarks/mnist_cgan.py [--seeds 0 1 2]`.\n")
-    Path(args.md).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.md).write_text(md)
     print(md)
+    write_result("mnist_cgan", "mnist5k cgan at defaults", md, prov, Path(args.md))
 
 
 if __name__ == "__main__":

@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _record import provenance, write_result
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 CTGAN_VENV = ROOT / ".venv-ctgan"
@@ -95,6 +97,7 @@ def main():
     ap.add_argument("--threads", type=int, default=1, help="torch threads of each synthesizer")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "tabular_adult.md"))
     args = ap.parse_args()
+    prov = provenance()
 
     import pandas as pd
     import torch
@@ -140,7 +143,6 @@ def main():
     real_ml = ours["ml_efficacy"]["real"]
     load1 = os.getloadavg()
     doc = [
-        "# UCI Adult: ganforge TabularGAN vs CTGAN", "",
         f"Command: `python benchmarks/tabular_adult.py{' --with-ctgan' if args.with_ctgan else ''}"
         f"{f' --ctgan-cache {args.ctgan_cache}' if args.ctgan_cache else ''}"
         f"{f' --ctgan-epochs {args.ctgan_epochs}' if args.ctgan_epochs != 300 else ''}"
@@ -160,9 +162,8 @@ def main():
         f"- ML efficacy: {ours['ml_efficacy']['protocol']}", f"- privacy: {ours['privacy']['protocol']}",
         "- the reference row scores the real holdout as if it were synthetic (upper bound for "
         "quality; its DCR is the holdout's own distance to train)."]
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text("\n".join(doc) + "\n")
     print("\n".join(doc))
+    write_result("tabular_adult", "UCI Adult: ganforge TabularGAN vs CTGAN", "\n".join(doc), prov, Path(args.out))
 
 
 if __name__ == "__main__":
