@@ -12,9 +12,8 @@ photos and scores it on held-out photos (scikit-image `chelsea`, scikit-learn `f
 Usage: OMP_NUM_THREADS=1 python benchmarks/image_to_image.py [--only sr,inpaint,colorize,cyclegan]
        [--steps 300] [--sr-steps N] [--inpaint-steps N] [--colorize-steps N] [--cyclegan-steps N]
        [--out runs/bench-i2i]. Each family trains with its own defaults (objectives/*.py).
-       Prints a table; trains into a new --out/<date-time>/ folder and writes results-<only>.json there.
-Measured (benchmarks/results/image_to_image.md): --sr-steps 2400 --inpaint-steps 1200 --colorize-steps 1500;
-SR also at --sr-steps 3600, 10000 and 16000.
+       Prints a table; trains into a new --out/<date-time>/ folder and writes results-<only>.json there,
+       and benchmarks/results/image_to_image_<task>.md for each task it ran.
 """
 from __future__ import annotations
 
@@ -29,6 +28,7 @@ import torch
 import torch.nn.functional as F
 
 import ganforge
+from _record import provenance, write_result
 from ganforge.artifacts.image import ImageModel
 from ganforge.data.colour import rgb_to_lab
 from ganforge.data.photos import HELDOUT_PHOTOS, builtin_photo, known_transform
@@ -163,6 +163,7 @@ def main():
         ap.add_argument(f"--{k}-steps", type=int, default=None, help=f"{k}: overrides --steps")
     ap.add_argument("--out", default="runs/bench-i2i")
     a = ap.parse_args()
+    prov = provenance()
     torch.set_num_threads(1)
     out = Path(a.out) / time.strftime("%Y%m%d-%H%M%S")  # a fresh folder: nothing under --out is deleted
     out.mkdir(parents=True, exist_ok=False)
@@ -173,11 +174,33 @@ def main():
         steps = getattr(a, f"{name}_steps") or (a.steps if name != "cyclegan" else max(1, a.steps // 3))
         got = fns[name](steps, out)
         for r in got:
-            r["train_steps"], r["seconds"] = steps, round(time.time() - t0)
+            r["bench"], r["train_steps"], r["seconds"] = name, steps, round(time.time() - t0)
         rows += got
         for r in got:
             print("  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in r.items()), flush=True)
     (out / f"results-{a.only.replace(',', '-')}.json").write_text(json.dumps(rows, indent=2, default=float))
+    for name in a.only.split(","):  # one results file per task, each with its own provenance
+        mine = [r for r in rows if r.get("bench") == name]
+        write_result(f"image_to_image_{name}", f"Image-to-image: {name}", markdown(mine, name), prov)
+
+
+NOT_SHOWN = ("task", "method", "bench")
+
+
+def markdown(rows: list[dict], name: str) -> str:
+    """The task's rows as a table (every number the script measured), and what they mean."""
+    keys = [k for k in dict.fromkeys(k for r in rows for k in r) if k not in NOT_SHOWN]
+    fmt = (lambda v: f"{v:.4g}" if isinstance(v, float) else str(v))
+    lines = [f"{rows[0]['task']}. " + HELDOUT_NOTE if rows else HELDOUT_NOTE, "",
+             "| method | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]
+    for r in rows:
+        lines.append(f"| {r['method']} | " + " | ".join(fmt(r.get(k, "")) for k in keys) + " |")
+    return "\n".join(lines)
+
+
+HELDOUT_NOTE = ("Trained on the offline photos (`photos` / `photos-pairs`) with the family's defaults, one "
+                "thread; scored on held-out photos never trained on (scikit-image `chelsea`, scikit-learn "
+                "`flower.jpg`, 256 px centre crops). `seconds` = training + evaluation wall time.")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,8 @@ torch.utils.flop_counter on the reference step) against measured fp32 and bf16 G
 
     python benchmarks/throughput.py [--rounds 5] [--steps 10] [--device cpu|cuda]
 
+Writes benchmarks/results/throughput.md (the file it replaces moves to benchmarks/results/history/).
+
 Models: DCGAN on 28x28x1, batch 128 (mnist5k's defaults: channels 32, z 64) and the seed MLP
 GAN (G 100->128->784, D 784->128->1), batch 128. ganforge runs with its defaults (precision
 auto, channels_last for conv nets, thread policy, fused Adam, EMA of G), and once more each
@@ -26,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from _record import provenance, write_result
 from ganforge.families.resolve import resolve
 from ganforge.data.base import Dataset
 from ganforge.families import build_family, family_class
@@ -178,6 +181,7 @@ def main():
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = ap.parse_args()
+    prov = provenance()
     threads_ref = torch.get_num_threads()  # torch's default (or OMP_NUM_THREADS)
     x = torch.rand(2048, 1, 28, 28) * 2 - 1
     dcgan, mlp = dict(model="dcgan", channels=32, z_dim=64), dict(model="vanilla", preset="seed")
@@ -190,20 +194,22 @@ def main():
     torch.set_num_threads(threads_ref)
     p32, p16 = gemm_peak(torch.float32, args.device), gemm_peak(torch.bfloat16, args.device)
     load = os.getloadavg() if hasattr(os, "getloadavg") else ("?",)
-    print(f"device {args.device}  torch {torch.__version__}  cores {os.cpu_count()}  "
-          f"load avg {load[0]:.1f}  best GEMM (1024^2, 2048^2): fp32 {p32:.1f} GFLOP/s, bf16 {p16:.1f} GFLOP/s "
-          f"({threads_ref} threads)")
-    print("| model | ganforge precision / threads | ganforge img/s | reference fp32 img/s (threads) | speed-up "
-          "| GFLOP/step | ganforge GFLOP/s | % fp32 peak | % bf16 peak | hand-written step's speed-up |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    lines = [f"Device {args.device}, {os.cpu_count()} cores, load average {load[0]:.1f} at the end; best GEMM "
+             f"(1024^2, 2048^2) with {threads_ref} threads: fp32 {p32:.1f} GFLOP/s, bf16 {p16:.1f} GFLOP/s. "
+             f"Batch 128; median of {args.rounds} rounds of {args.steps} steps, ganforge and the reference "
+             f"alternating.", "",
+             "| model | ganforge precision / threads | ganforge img/s | reference fp32 img/s (threads) | speed-up "
+             "| GFLOP/step | ganforge GFLOP/s | % fp32 peak | % bf16 peak | hand-written step's speed-up |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         hand = f"{r['hand_speedup']:.2f}x" if r["hand_speedup"] else "-"
-        print(f"| {r['model']} | {r['precision']} / {r['gf_threads']} | {r['gf_img_s']:.0f} | "
-              f"{r['ref_img_s']:.0f} ({r['ref_threads']}) | {r['speedup']:.2f}x | {r['gflop_step']:.3f} | "
-              f"{r['gf_gflops']:.1f} | {100 * r['gf_gflops'] / p32:.0f}% | {100 * r['gf_gflops'] / p16:.0f}% | "
-              f"{hand} |")
+        lines.append(f"| {r['model']} | {r['precision']} / {r['gf_threads']} | {r['gf_img_s']:.0f} | "
+                     f"{r['ref_img_s']:.0f} ({r['ref_threads']}) | {r['speedup']:.2f}x | {r['gflop_step']:.3f} | "
+                     f"{r['gf_gflops']:.1f} | {100 * r['gf_gflops'] / p32:.0f}% | {100 * r['gf_gflops'] / p16:.0f}% | "
+                     f"{hand} |")
+    print("\n".join(lines))
     sys.stdout.flush()
-
+    write_result("throughput", "Training-step throughput", "\n".join(lines), prov)
 
 if __name__ == "__main__":
     main()
