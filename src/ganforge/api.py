@@ -9,6 +9,7 @@ from pathlib import Path
 from .artifacts.image import ImageModel
 from .artifacts.noise import Generator
 from .artifacts.saved import read_info
+from .artifacts.series import SeriesModel
 from .data import load_dataset
 from .families import family_class
 from .families.options import load_config_file, split_lr
@@ -120,13 +121,15 @@ def _builtin_kind(data: str) -> str | None:
 def load(run_dir: str | Path, device: str = "cpu"):
     """The trained model of any run folder, for use without training code (no pickle):
     a `Generator` (noise in: `.sample(n)`), an `ImageModel` (`.translate/.upscale/.colorize/
-    .inpaint`) or a `TabularGAN` (`.sample(n)`)."""
+    .inpaint`), a `TabularGAN` (`.sample(n)`) or a `SeriesModel` (`.sample(n)`: time series)."""
     kind = read_info(run_dir)["input"]
     if kind == "image":
         return ImageModel.load(run_dir, device)
     if kind == "table":
         from .tabular.model import TabularGAN
         return TabularGAN.load(run_dir, device)
+    if kind == "series":
+        return SeriesModel.load(run_dir, device)
     return Generator.load(run_dir, device)
 
 

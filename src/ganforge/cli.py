@@ -64,6 +64,11 @@ def cli():
 @click.option("--scale", type=int, help="srgan: upscale factor, 2 or 4 (default 4).")
 @click.option("--warmup-steps", type=int, help="srgan: pixel-loss-only steps before the adversarial loss (default steps/4); "
                    "colorize: reconstruction-only steps (default steps/2).")
+@click.option("--window", type=int, help="timegan: time steps per window (default 24; a .npz: its own).")
+@click.option("--cell", type=click.Choice(("gru", "lstm", "tcn")), help="timegan: gru, lstm or tcn (causal convs).")
+@click.option("--layers", type=int, help="timegan: stacked RNN layers (default 3).")
+@click.option("--embed-steps", type=int, help="timegan: embedding-only steps first (default steps/5).")
+@click.option("--supervised-steps", type=int, help="timegan: supervised-only steps next (default steps/5).")
 @click.option("--seed", type=int)
 @click.option("--device", help="auto, cpu, cuda, cuda:1 ...")
 @click.option("--precision", type=click.Choice(("fp32", "bf16", "fp16", "auto")),
@@ -121,14 +126,17 @@ def resume(run_dir, quiet, **options):
 @cli.command()
 @click.argument("run_dir", type=click.Path())
 @click.option("-n", "n", type=int, default=64, show_default=True, help="Number of samples.")
-@click.option("--out", required=True, type=click.Path(dir_okay=False), help=".npz (arrays) or .png (grid).")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help=".npz (arrays) or .png (grid); time series also .csv.")
 @click.option("--label", help="Class of a conditional model, by index or name (`ganforge info` lists them; default: uniform).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--no-filter", is_flag=True, help="Keep every fake, also those the run's sample filter rejects.")
 def sample(run_dir, n, out, label, seed, no_filter):
-    """Generate N samples from a trained run into OUT (.npz or .png)."""
+    """Generate N samples from a trained run into OUT (.npz or .png; time series: .csv, .npz or .png)."""
     from .artifacts.noise import Generator
-    gen = Generator.load(run_dir)  # a noise model; another kind is refused with its own command
+    from .artifacts.saved import read_info
+    from .artifacts.series import SeriesModel
+    # a noise or series model; another kind is refused with its own command
+    gen = (SeriesModel if read_info(run_dir)["input"] == "series" else Generator).load(run_dir)
     s = gen.write(out, n, label=label, seed=seed, filter=False if no_filter else None)
     how = " (sample filter on: off-support fakes redrawn)" if gen.has_filter and not no_filter else ""
     click.echo(f"wrote {len(s.samples)} samples {tuple(s.samples.shape[1:])} to {out}{how}")

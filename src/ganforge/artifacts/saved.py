@@ -16,7 +16,8 @@ from ..nets import build_net
 
 GENERATOR_JSON, GENERATOR_WEIGHTS = "generator.json", "generator.safetensors"
 FILTER_WEIGHTS = "filter.safetensors"  # the discriminator of the sample filter, if any
-INPUTS = {"noise": "samples noise", "image": "translates images", "table": "synthesises table rows"}
+INPUTS = {"noise": "samples noise", "image": "translates images", "table": "synthesises table rows",
+          "series": "samples time series"}
 
 
 def command_for(info: dict, run_dir: Path) -> str:

@@ -21,7 +21,7 @@ from ..io.errors import GanforgeError
 @dataclass(frozen=True)
 class BuiltinSet:
     name: str
-    kind: str                       # points | images | image-crops | table
+    kind: str                       # points | images | image-crops | table | series
     description: str
     load: Callable | None = None    # () -> Dataset; None where a family or tabular/ loads it
     recipe: dict = field(default_factory=dict)
@@ -68,13 +68,17 @@ _SETS = [
     BuiltinSet("photos", "image-crops", "7 colour photos from scikit-image / scikit-learn, 2 more held out (image-to-image)"),
     BuiltinSet("photos-pairs", "image-crops", "the same photos as A and a known colour transform as B (pix2pix, cyclegan)"),
     BuiltinSet("fair", "table", "Fair's affairs survey, 6,366 rows x 9 mixed columns (statsmodels; `ganforge tabular`)"),
+    # Time series (data/series.py, loaded by the timegan family with its --window)
+    BuiltinSet("sines", "series", "TimeGAN's sines: 10,000 windows of 5 sines, random frequency and phase"),
+    BuiltinSet("sp500", "series", "S&P 500 daily open/high/low/close/adj close/volume 1999-2018 (arch package)"),
+    BuiltinSet("nasdaq", "series", "NASDAQ composite daily OHLC/adj close/volume 1999-2018 (arch package)"),
 ]
 
 DATASETS: dict[str, BuiltinSet] = {}
 for _s in _SETS:
-    if _s.name in DATASETS or _s.kind not in ("points", "images", "image-crops", "table"):
+    if _s.name in DATASETS or _s.kind not in ("points", "images", "image-crops", "table", "series"):
         raise ValueError(f"bad built-in data set entry {_s.name!r}")
-    if (_s.load is None) != (_s.kind in ("image-crops", "table")):
+    if (_s.load is None) != (_s.kind in ("image-crops", "table", "series")):
         raise ValueError(f"built-in set {_s.name!r}: points and images load here, the others elsewhere")
     DATASETS[_s.name] = _s
 

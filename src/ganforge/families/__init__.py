@@ -19,6 +19,7 @@ from .options import RunOptions
 from .pix2pix import Pix2Pix
 from .srgan import SRGAN
 from .tabular import TabularFamily
+from .timegan import TimeGAN
 
 FAMILIES: dict[str, type[Family]] = {}
 
@@ -42,7 +43,7 @@ def register(cls: type[Family]) -> type[Family]:
     return cls
 
 
-for _cls in (Vanilla, DCGAN, CGAN, LapGAN, Pix2Pix, CycleGAN, Colorize, SRGAN, Inpaint, TabularFamily):
+for _cls in (Vanilla, DCGAN, CGAN, LapGAN, Pix2Pix, CycleGAN, Colorize, SRGAN, Inpaint, TabularFamily, TimeGAN):
     register(_cls)
 
 

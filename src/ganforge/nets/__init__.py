@@ -15,6 +15,7 @@ from .mlp import MLPDiscriminator, MLPGenerator
 from .patchgan import PatchGAN
 from .pool import ImagePool
 from .resnet_g import ResnetGenerator
+from .rnn import SeqRNN, TimeGANSampler
 from .sr import SRResNet
 from .tabular import TableCritic, TableGenerator
 from .unet import UNet
@@ -31,9 +32,11 @@ NETS: dict[str, type[nn.Module]] = {
     "patchgan": PatchGAN,
     "image_pool": ImagePool,
     "resnet_g": ResnetGenerator,
+    "seq_rnn": SeqRNN,
     "srresnet": SRResNet,
     "table_d": TableCritic,
     "table_g": TableGenerator,
+    "timegan_sampler": TimeGANSampler,
     "unet": UNet,
 }
 

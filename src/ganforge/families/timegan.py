@@ -1,0 +1,195 @@
+"""`timegan` (Yoon, Jarrett & van der Schaar, NeurIPS 2019), written from the paper: five
+recurrent nets, an embedder E and recovery R (data <-> latent), a generator G (noise -> latent),
+a supervisor S (latent step t -> t+1) and a discriminator D that judges latent sequences.
+
+Losses (paper section 4, the authors' weights): reconstruction L_R = ||x - R(E(x))||, the
+supervised loss L_S = ||h_{t+1} - S(h)_t|| on real embeddings (it teaches G's latent
+dynamics), the unsupervised adversarial loss on S(G(z)) and on G(z) (weight gamma), and a
+moment loss on the first two moments of the generated series. Training runs in three stages,
+as the paper does, selected by `ctx["step"]` (families/srgan.py stages its losses the same way):
+1. steps < embed_steps: E and R on the reconstruction loss;
+2. the next supervised_steps: S on the supervised loss;
+3. then jointly: G+S (adversarial + 100 sqrt(L_S) + 100 moments), E+R (10 sqrt(L_R) + 0.1 L_S),
+   and D, which is updated only while its loss is above 0.15 (the authors' rule).
+A phase that is idle in a stage returns a loss that reaches none of its parameters, so their
+gradients stay None and Adam leaves them (and its moments) untouched.
+
+Windows may have different lengths (padding at the end): every loss is masked by length.
+Data lives in [0, 1] per feature (min-max, data/series.py); noise is U[0, 1) per time step.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..artifacts.series import SeriesModel
+from ..data.series import read_series, scale_back
+from ..io.errors import GanforgeError
+from ..nets import build_net
+from ..nets.rnn import CELLS
+from .base import Family, Phase
+from .options import RunOptions
+
+D_THRESHOLD = 0.15  # D trains only while its loss is above this (TimeGAN's code)
+
+
+@dataclass
+class TimeGANOptions(RunOptions):
+    window: int | None = None           # time steps per window (None: 24, or the .npz's windows)
+    hidden: int = 24                    # RNN width (and latent size)
+    layers: int = 3                     # stacked RNN layers (the supervisor has one fewer)
+    cell: str = "gru"                   # gru | lstm
+    z_dim: int = 5                      # noise per time step (default: the number of features)
+    embed_steps: int | None = None      # stage 1 steps (None: steps // 5)
+    supervised_steps: int | None = None  # stage 2 steps (None: steps // 5)
+    gamma: float = 1.0                  # weight of the adversarial loss on G(z) itself
+
+
+def _masked_mean(v: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+    """Mean of v (B, T, C) over the real steps m (B, T, 1)."""
+    return (v * m).sum() / (m.sum() * v.shape[-1]).clamp_min(1)
+
+
+def _bce(logits, target: float, m):
+    return _masked_mean(F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target),
+                                                           reduction="none"), m)
+
+
+def _moments(x, m):
+    """Per (step, feature) mean and sd over the batch's real entries (the paper's moment loss)."""
+    n = m.sum(0).clamp_min(1)
+    mean = (x * m).sum(0) / n
+    var = (((x - mean) ** 2) * m).sum(0) / n
+    return mean, torch.sqrt(var + 1e-6)
+
+
+class TimeGAN(Family):
+    name = "timegan"
+    summary = "time series (TimeGAN: embedding + supervised + adversarial, GRU); DATA: sines, sp500, .csv, .npz"
+    Options = TimeGANOptions
+    losses = ()  # the paper's BCE losses: no --loss option
+    next_command = "sample {run} -n 1000 --out synth.csv"
+
+    @classmethod
+    def defaults(cls, meta: dict) -> dict:
+        # the authors' settings: batch 128, Adam at its default lr 1e-3 and betas
+        return {"batch_size": 128, "lr_g": 1e-3, "lr_d": 1e-3, "betas": (0.9, 0.999), "steps": 3000,
+                "z_dim": meta["shape"][-1],
+                "log_every": 50, "sample_every": 1000, "ckpt_every": 1000}
+
+    @classmethod
+    def load_data(cls, spec: str, opts: dict):
+        return read_series(spec, opts.get("window"))
+
+    def __init__(self, cfg, meta: dict):
+        if meta.get("kind") != "series":
+            raise GanforgeError(f"--model timegan trains on time series (sines, sp500, nasdaq, a .csv or an "
+                                f".npz of windows), not {meta.get('kind')}")
+        if cfg.cell not in CELLS:
+            raise GanforgeError(f"--cell must be one of {', '.join(CELLS)}, got {cfg.cell!r}")
+        for k in ("hidden", "layers"):
+            if getattr(cfg, k) < (2 if k == "layers" else 1):
+                raise GanforgeError(f"--{k} must be at least {2 if k == 'layers' else 1}, got {getattr(cfg, k)}")
+        self.cfg, (self.window, feats) = cfg, meta["shape"]
+        self.z_dim = cfg.z_dim
+        h, n = cfg.hidden, cfg.layers
+
+        def rnn(i, o, layers=n, sigmoid=True):
+            return {"net": "seq_rnn", "kwargs": dict(in_dim=i, out_dim=o, hidden=h, layers=layers, cell=cfg.cell,
+                                                     sigmoid=sigmoid)}
+        self.specs = {"E": rnn(feats, h), "R": rnn(h, feats), "G": rnn(self.z_dim, h), "S": rnn(h, h, n - 1),
+                      "D": rnn(h, 1, sigmoid=False)}
+        self.nets = {k: build_net(s) for k, s in self.specs.items()}
+        self.stage1 = cfg.embed_steps if cfg.embed_steps is not None else cfg.steps // 5
+        self.stage2 = self.stage1 + (cfg.supervised_steps if cfg.supervised_steps is not None else cfg.steps // 5)
+        if self.stage2 >= cfg.steps:
+            raise GanforgeError(f"--embed-steps + --supervised-steps ({self.stage2}) leave no joint training in "
+                                f"--steps {cfg.steps}; lower them or raise --steps")
+        self.phases = [Phase("G", ("G", "S"), self.g_step, cfg.lr_g, cfg.betas),
+                       Phase("E", ("E", "R"), self.e_step, cfg.lr_g, cfg.betas),
+                       Phase("D", ("D",), self.d_step, cfg.lr_d, cfg.betas)]
+
+    # ---- helpers -----------------------------------------------------------------------------
+    @staticmethod
+    def idle():
+        """A loss that reaches no parameter: the phase's gradients stay None, Adam skips them."""
+        return torch.zeros((), requires_grad=True), {}
+
+    def _unpack(self, batch):
+        x, lengths = batch
+        m = (torch.arange(x.shape[1], device=x.device)[None, :] < lengths[:, None]).unsqueeze(-1).float()
+        z = torch.rand(x.shape[0], x.shape[1], self.z_dim, device=x.device) * m
+        return x, m, z
+
+    def _supervised(self, h, m):
+        return _masked_mean((h[:, 1:] - self.nets["S"](h)[:, :-1]) ** 2, m[:, 1:])
+
+    # ---- phases ------------------------------------------------------------------------------
+    def g_step(self, batch, ctx):
+        step = ctx["step"]
+        if step < self.stage1:
+            return self.idle()
+        x, m, z = self._unpack(batch)
+        loss_s = self._supervised(self.nets["E"](x), m)
+        if step < self.stage2:  # stage 2: the supervisor learns the latent dynamics
+            return loss_s, {"sup": loss_s.detach()}
+        e_hat = self.nets["G"](z)
+        h_hat = self.nets["S"](e_hat)
+        x_hat = self.nets["R"](h_hat)
+        adv = _bce(self.nets["D"](h_hat), 1.0, m)
+        adv_e = _bce(self.nets["D"](e_hat), 1.0, m)
+        mean_f, sd_f = _moments(x_hat, m)
+        mean_r, sd_r = _moments(x, m)
+        moments = (sd_f - sd_r).abs().mean() + (mean_f - mean_r).abs().mean()
+        loss = adv + self.cfg.gamma * adv_e + 100 * torch.sqrt(loss_s) + 100 * moments
+        return loss, {"g_loss": adv.detach(), "sup": loss_s.detach(), "moments": moments.detach()}
+
+    def e_step(self, batch, ctx):
+        step = ctx["step"]
+        if self.stage1 <= step < self.stage2:
+            return self.idle()
+        x, m, _ = self._unpack(batch)
+        h = self.nets["E"](x)
+        rec = _masked_mean((self.nets["R"](h) - x) ** 2, m)
+        loss = 10 * torch.sqrt(rec)
+        if step >= self.stage2:
+            loss = loss + 0.1 * self._supervised(h, m)
+        return loss, {"rec": rec.detach()}
+
+    def d_step(self, batch, ctx):
+        if ctx["step"] < self.stage2:
+            return self.idle()
+        x, m, z = self._unpack(batch)
+        with torch.no_grad():
+            h = self.nets["E"](x)
+            e_hat = self.nets["G"](z)
+            h_hat = self.nets["S"](e_hat)
+        loss = (_bce(self.nets["D"](h), 1.0, m) + _bce(self.nets["D"](h_hat), 0.0, m)
+                + self.cfg.gamma * _bce(self.nets["D"](e_hat), 0.0, m))
+        if loss.item() <= D_THRESHOLD:  # the authors' rule: D rests while it is ahead
+            return torch.zeros((), requires_grad=True), {"d_loss": loss.detach()}
+        return loss, {"d_loss": loss.detach()}
+
+    # ---- sampling ----------------------------------------------------------------------------
+    def sampler_info(self) -> dict:
+        return {"input": "series", "z_dim": self.z_dim, "window": self.window, "noise": "uniform"}
+
+    def sampling_view(self, net, data, device):
+        """The sampler is three of the five nets, R(S(G(z))), copied out of training."""
+        spec = {"net": "timegan_sampler", "kwargs": {"generator": self.specs["G"]["kwargs"],
+                                                     "supervisor": self.specs["S"]["kwargs"],
+                                                     "recovery": self.specs["R"]["kwargs"]}}
+        sampler = build_net(spec)
+        for part, key in (("generator", "G"), ("supervisor", "S"), ("recovery", "R")):
+            getattr(sampler, part).load_state_dict(self.nets[key].state_dict())
+        info = dict(self.sampler_info(), family=self.name, net=spec, data=data.meta())
+        return SeriesModel(sampler, info, device)
+
+    def preview_png(self, trainer) -> bytes | None:
+        """Generated windows over 8 real ones (grey), in the original units."""
+        ref = scale_back(trainer.data.x[:8].numpy().astype(np.float64), trainer.data.info)
+        ref[np.arange(ref.shape[1])[None, :] >= trainer.data.lengths[:8].numpy()[:, None]] = np.nan
+        return trainer.generator().preview_png(reference=ref, title=f"step {trainer.step}")
