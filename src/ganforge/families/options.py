@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -15,6 +16,9 @@ from pathlib import Path
 from ..io.errors import GanforgeError
 
 LOSSES = ("ns", "minimax", "hinge", "wgan-gp", "ls")
+# A testing aid, read here only: caps every run's steps (`make test` runs the README's commands
+# with it). Not for real runs: a capped run is saved with the capped step count.
+MAX_STEPS_ENV = "GANFORGE_MAX_STEPS"
 ON_PROBLEM = ("warn", "fix", "stop")
 PRECISIONS = ("fp32", "bf16", "fp16", "auto")
 
@@ -101,6 +105,7 @@ class RunOptions:
         return cls(**_check_types(cls, d))
 
     def validate(self, losses: tuple[str, ...] = LOSSES) -> "RunOptions":
+        self.steps = capped_steps(self.steps)
         if self.has("loss") and self.loss not in losses:
             raise GanforgeError(f"--model {self.model} does not take --loss {self.loss}; "
                                 f"choose one of {', '.join(losses)}")
@@ -126,6 +131,16 @@ class RunOptions:
         if self.has("image_size") and self.image_size is not None and self.image_size < 8:
             raise GanforgeError(f"--image-size must be at least 8, got {self.image_size}")
         return self
+
+
+def capped_steps(steps):
+    """`steps`, at most $GANFORGE_MAX_STEPS when that is set (see MAX_STEPS_ENV)."""
+    cap = os.environ.get(MAX_STEPS_ENV)
+    if not cap or not isinstance(steps, int):
+        return steps
+    if not cap.isdigit() or int(cap) < 1:
+        raise GanforgeError(f"{MAX_STEPS_ENV}={cap!r} must be a whole number of steps, at least 1; unset it for real runs")
+    return min(steps, int(cap))
 
 
 def _check_types(cls, d: dict) -> dict:
