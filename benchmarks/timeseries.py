@@ -1,0 +1,153 @@
+"""TimeGAN's protocol on ganforge's `timegan`: discriminative and predictive scores on sines and
+S&P 500 dailies, beside the published TimeGAN numbers and baselines measured in the same run.
+
+Per data set and seed: train `timegan` on all windows (stride-1 windows of 24 steps, min-max
+scaled), draw as many synthetic windows as there are real ones, and score (metrics/timeseries.py):
+- discriminative: |acc - 0.5| of a post-hoc GRU classifier, 80/20 split of real and synthetic;
+- predictive: MAE on all real windows of a post-hoc GRU trained on synthetic windows to predict
+  the last feature one step ahead (TimeGAN's protocol: the test windows are the training data).
+Baselines scored the same way: real vs real (two random halves; predictive: trained on real),
+a Gaussian over whole windows (mean and full covariance of the 24 x F values, clipped to the
+data's [0, 1] like a generator's sigmoid outputs), uniform noise.
+The post-hoc nets train for --disc-iters / --pred-iters Adam steps (TimeGAN: 2,000 / 5,000);
+fewer steps make a weaker judge, which is why every row of one run uses the same ones.
+
+Rows go to benchmarks/results/timeseries.jsonl (one per data set, seed and generator, with date,
+commit, machine and load) and are rendered to benchmarks/results/timeseries.md; seed 0 also
+writes a PCA picture of real vs synthetic windows (TimeGAN's figure: windows averaged over
+features). Run: python benchmarks/timeseries.py [--sets sines sp500] [--seeds 0 1 2]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import ganforge
+from _record import RESULTS, provenance, write_result
+from ganforge.data.series import read_series
+from ganforge.metrics.timeseries import discriminative_score, gaussian_windows, noise_windows, predictive_score
+
+PUBLISHED = {"sines": (0.011, 0.093), "sp500": (0.102, 0.038)}  # TimeGAN Table 2 (stocks: Google, not S&P 500)
+JSONL = RESULTS / "timeseries.jsonl"
+
+
+def scores(real, fake, lengths_r, lengths_f, seed, args, pred_train=None) -> dict:
+    t = time.time()
+    disc = discriminative_score(real, fake, lengths_r, lengths_f, seed=seed, iterations=args.disc_iters)
+    tr, tr_len = (fake, lengths_f) if pred_train is None else pred_train
+    pred = predictive_score(tr, real, tr_len, lengths_r, seed=seed, iterations=args.pred_iters)
+    return {"discriminative": round(disc, 4), "predictive": round(pred, 4), "eval_s": round(time.time() - t, 1)}
+
+
+def pca_png(real: np.ndarray, fake: np.ndarray, path: Path, title: str) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.decomposition import PCA
+    r, f = real.mean(-1), fake.mean(-1)  # TimeGAN's picture: each window averaged over features
+    pca = PCA(2).fit(r)
+    fig, ax = plt.subplots(figsize=(4, 4))
+    for x, c, name in ((pca.transform(r), "tab:red", "real"), (pca.transform(f), "tab:blue", "timegan")):
+        ax.scatter(x[:, 0], x[:, 1], s=3, alpha=0.3, c=c, label=name)
+    ax.set_title(title, fontsize=9)
+    ax.legend(markerscale=4)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def run(name: str, seed: int, args, prov: dict) -> list[dict]:
+    data = read_series(name)
+    real, lengths = data.x.numpy(), data.lengths.numpy()
+    n = len(real)
+    rows = []
+
+    def row(generator, **kv):
+        r = {"set": name, "seed": seed, "generator": generator, **kv, **{k: prov[k] for k in
+             ("date", "commit", "machine", "load_average")}, "disc_iters": args.disc_iters,
+             "pred_iters": args.pred_iters}
+        rows.append(r)
+        with open(JSONL, "a") as f:
+            f.write(json.dumps(r) + "\n")
+        print(json.dumps(r), flush=True)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        opts = dict(steps=args.steps, embed_steps=args.embed_steps, supervised_steps=args.supervised_steps,
+                    cell=args.cell, seed=seed, threads=args.threads)
+        t = time.time()
+        ganforge.train(name, model="timegan", out=Path(tmp) / "run", progress=False, **opts)
+        fit_s = time.time() - t
+        model = ganforge.load(Path(tmp) / "run")
+        fake, fake_len = (a.numpy() for a in model.sample_tensor(n, seed=1000 + seed))
+    row("timegan", fit_s=round(fit_s), **{k: v for k, v in opts.items() if k not in ("seed", "threads")},
+        **scores(real, fake, lengths, fake_len, seed, args))
+    if seed == 0:
+        pca_png(real[:1000], fake[:1000], RESULTS / f"timeseries_pca_{name}.png", f"{name}: PCA, real vs timegan")
+    rng = np.random.default_rng(seed)
+    p = rng.permutation(n)
+    a, b = p[: n // 2], p[n // 2:]
+    row("real vs real", **scores(real[a], real[b], lengths[a], lengths[b], seed, args,
+                                 pred_train=(real, lengths)))
+    row("gaussian", **scores(real, np.clip(gaussian_windows(real, n, seed), 0, 1), lengths, lengths, seed, args))
+    row("noise", **scores(real, noise_windows(real, n, seed), lengths, lengths, seed, args))
+    return rows
+
+
+def render() -> str:
+    rows = [json.loads(line) for line in JSONL.read_text().splitlines() if line.strip()]
+    latest: dict = {}
+    for r in rows:  # the latest row of each (set, seed, generator)
+        latest[(r["set"], r["seed"], r["generator"])] = r
+    out = ["| data | generator | seeds | discriminative (lower is better) | predictive MAE (lower is better) "
+           "| fit time | measured |", "|---|---|---|---|---|---|---|"]
+    for name in dict.fromkeys(k[0] for k in latest):
+        for gen in ("timegan", "real vs real", "gaussian", "noise"):
+            rs = [r for k, r in latest.items() if k[0] == name and k[2] == gen]
+            if not rs:
+                continue
+            d, p = (np.array([r[m] for r in rs]) for m in ("discriminative", "predictive"))
+            fit = f"{np.mean([r['fit_s'] for r in rs]):.0f} s ({rs[0]['steps']} steps, {rs[0]['cell']})" \
+                if gen == "timegan" else ""
+            out.append(f"| {name} | {gen} | {len(rs)} | {d.mean():.3f} ± {d.std():.3f} | {p.mean():.4f} ± {p.std():.4f} "
+                       f"| {fit} | {rs[-1]['date']}, {rs[-1]['commit']}, load {rs[-1]['load_average']} |")
+        if name in PUBLISHED:
+            out.append(f"| {name} | TimeGAN (published) | | {PUBLISHED[name][0]:.3f} | {PUBLISHED[name][1]:.3f} | | "
+                       f"Yoon et al. 2019, Table 2{' (Google stocks)' if name == 'sp500' else ''} |")
+    r0 = next(iter(latest.values()))
+    out += ["", f"Post-hoc nets: {r0['disc_iters']} / {r0['pred_iters']} Adam steps (TimeGAN: 2,000 / 5,000). "
+            f"Machine: {r0['machine']}. The published stock numbers are on Google dailies; these are on "
+            "S&P 500 dailies (arch), so only the baselines beside them say how hard the set is."]
+    return "\n".join(out) + "\n"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sets", nargs="+", default=["sines", "sp500"])
+    ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    ap.add_argument("--steps", type=int, default=1200)
+    ap.add_argument("--embed-steps", type=int, default=None)
+    ap.add_argument("--supervised-steps", type=int, default=None)
+    ap.add_argument("--cell", default="tcn")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--disc-iters", type=int, default=1000)
+    ap.add_argument("--pred-iters", type=int, default=2000)
+    ap.add_argument("--table", action="store_true", help="only render timeseries.md from timeseries.jsonl")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    prov = provenance()
+    if not args.table:
+        for name in args.sets:
+            for seed in args.seeds:
+                run(name, seed, args, prov)
+    write_result("timeseries", "Time series: TimeGAN's discriminative and predictive scores", render(), prov,
+                 keep_history=False)
+
+
+if __name__ == "__main__":
+    main()
