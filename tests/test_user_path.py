@@ -10,16 +10,9 @@ import pytest
 from PIL import Image
 
 import ganforge
+from test_cli import _ce, _one_line_error  # one error line, exit 2
 
 TINY = dict(steps=2, channels=4, batch_size=4, log_every=1, progress=False)
-
-
-def _one_line_error(code, err, *needles):
-    assert code == 2, err
-    lines = [x for x in err.strip().splitlines() if x.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
-    for n in needles:
-        assert n in lines[0], lines[0]
 
 
 def _shapes(root, classes=("circle", "square"), per=24, size=12):
@@ -118,7 +111,3 @@ def test_loss_help_names_the_recipe_not_a_fixed_default(cli):
     assert code == 0
     loss_help = " ".join(out[out.index("--loss"):out.index("--preset")].split())
     assert "default ns" not in loss_help and "recipe" in loss_help
-
-
-def _ce(result):
-    return result[0], result[2]
