@@ -130,11 +130,14 @@ def resume(run_dir, quiet, **options):
 @click.option("--label", help="Class of a conditional model, by index or name (`ganforge info` lists them; default: uniform).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--no-filter", is_flag=True, help="Keep every fake, also those the run's sample filter rejects.")
-def sample(run_dir, n, out, label, seed, no_filter):
+@click.option("--overwrite", is_flag=True, help="Replace --out if it already exists.")
+def sample(run_dir, n, out, label, seed, no_filter, overwrite):
     """Generate N samples from a trained run into OUT (.npz or .png; time series: .csv, .npz or .png)."""
     from .artifacts.noise import Generator
     from .artifacts.saved import read_info
     from .artifacts.series import SeriesModel
+    from .io.outputs import check_output
+    check_output(out, overwrite=overwrite)
     # a noise or series model; another kind is refused with its own command
     gen = (SeriesModel if read_info(run_dir)["input"] == "series" else Generator).load(run_dir)
     s = gen.write(out, n, label=label, seed=seed, filter=False if no_filter else None)

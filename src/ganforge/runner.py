@@ -49,12 +49,16 @@ def fit(family_cls: type[Family], dataset, cfg, out: str | Path, resume: bool = 
     elif run.has_checkpoint():
         raise GanforgeError(f"{run.path} already holds a run; pass --resume to continue it "
                             f"or choose another --out")
+    else:
+        run.check_new()
     trainer = Trainer(family, dataset, cfg, run, callbacks=callbacks, progress=progress)
     if resume:
         trainer.resume()
     if trainer.dist.is_main:  # under torchrun only rank 0 writes the run folder
         run.path.mkdir(parents=True, exist_ok=True)
         run.write_config(cfg.to_dict(), dataset.meta(), family.name, precision=trainer.precision.name)
+        if not resume:
+            run.start_log()
     for cb in callbacks:  # e.g. the health monitor keeps the starting state as its first healthy one
         if hasattr(cb, "start"):
             cb.start(trainer)
