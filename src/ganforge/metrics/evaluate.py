@@ -95,10 +95,11 @@ def _per_class(ext, gen, xa_feats, fb, fg, ya, yb, yg, pg) -> list[dict]:
         row = {"class": c, "name": name, "n_generated": int(g.sum()),
                "accuracy": float((pred[g] == c).mean()) if g.any() else None,
                "real_heldout_accuracy": card_acc[c] if c < len(card_acc) else None,
-               "coverage": None, "coverage_floor": None}
+               "coverage": None, "coverage_floor": None, "recall": None, "recall_floor": None}
         if min(a.sum(), b.sum(), g.sum()) > K_DC + 1:
-            row["coverage"] = prdc(xa_feats[a], fg[g], K_PR, K_DC)["coverage"]
-            row["coverage_floor"] = prdc(xa_feats[a], fb[b], K_PR, K_DC)["coverage"]
+            gen_s, real_s = prdc(xa_feats[a], fg[g], K_PR, K_DC), prdc(xa_feats[a], fb[b], K_PR, K_DC)
+            row.update(coverage=gen_s["coverage"], coverage_floor=real_s["coverage"],
+                       recall=gen_s["recall"], recall_floor=real_s["recall"])  # a class drawn as one image: ~0
         rows.append(row)
     return rows
 

@@ -197,7 +197,51 @@ def mode_collapse(records: list[dict]) -> Finding | None:
                             "note": "mean pairwise distance of a fixed-noise batch / real data's"},
                            "samples lose variety: add --pack 2 or --r1-gamma, lower --lr-g, "
                            "or for images a larger --batch-size")
-    return None
+    return class_collapse(records)
+
+
+CLASS_DIV_MIN = 0.05    # within-class diversity below this = one image per class ...
+CLASS_DIV_SHARE = 0.2   # ... while the batch (all classes) is at least 5x as diverse
+CLASS_RECALL_MIN = 0.1  # per-class recall below this (probe; its real-vs-real floor >= 0.5) ...
+PRECISION_MIN = 0.3     # ... while the samples already look like the data
+
+
+def class_collapse(records: list[dict]) -> Finding | None:
+    """Collapse inside a class of a conditional G (monitor/probes.py), which the batch-wide `div`
+    cannot see: a G drawing one image per class spans the classes, so its `div` stays ~0.9.
+    Problem: within-class diversity below CLASS_DIV_MIN and below CLASS_DIV_SHARE of the batch's
+    for SUSTAIN records (a G that ignores z on digits: 0.0 vs 0.9; a healthy cGAN starts low
+    everywhere, 0.035 vs 0.040 at step 10, and climbs to 0.75-0.86). Partial collapse: per-class
+    recall below CLASS_RECALL_MIN in 3 probes in a row, not improving, while precision is at
+    least PRECISION_MIN (early samples have recall ~0 too, but also precision ~0): a warning, a
+    problem when within-class diversity is also below a third of the batch's."""
+    last = records[-SUSTAIN:]
+    ratio = [r["div_class_min"] / max(r.get("div", 0), 1e-9) for r in last
+             if isinstance(r.get("div_class_min"), (int, float)) and isinstance(r.get("div"), (int, float))]
+    advice = ("G draws almost the same image for every noise of a class (conditional mode collapse): "
+              "use --ac-weight 0 (an AC-GAN term rewards the most classifiable image), --loss hinge with "
+              "--spectral-norm, --r1-gamma 0.1, or a lower --lr-g; --on-problem fix rolls back and does so")
+    now = records[-1]
+    if len(ratio) == SUSTAIN and all(r["div_class_min"] < CLASS_DIV_MIN for r in last) \
+            and max(ratio) < CLASS_DIV_SHARE:
+        return Finding("mode_collapse", "problem", now["step"], _onset(records, "div_class_min", CLASS_DIV_MIN),
+                       {"within_class_diversity": _fmt(now["div_class_min"]), "class": now.get("div_class_worst"),
+                        "batch_diversity": _fmt(now["div"]),
+                        "note": "mean pairwise distance of one class's fixed-noise images / that real class's"},
+                       advice)
+    probes = [r for r in records if isinstance(r.get("probe_recall_class_min"), (int, float))][-3:]
+    if len(probes) < 3:
+        return None
+    rec = [r["probe_recall_class_min"] for r in probes]
+    floor, precision = probes[-1].get("probe_recall_class_min_floor", 1.0), probes[-1].get("probe_precision", 0)
+    if max(rec) >= CLASS_RECALL_MIN or floor < 0.5 or rec[-1] > rec[0] + 0.02 or precision < PRECISION_MIN:
+        return None
+    low_div = len(ratio) == SUSTAIN and float(np.median(ratio)) < 1 / 3
+    return Finding("mode_collapse", "problem" if low_div else "warning", now["step"], probes[0]["step"],
+                   {"recall_worst_class": _fmt(rec[-1]), "floor": _fmt(floor), "precision": _fmt(precision),
+                    "within_class_diversity": _fmt(now.get("div_class_min")),
+                    "note": "k-NN recall of one class's real images by its generated ones (pooled pixels)"},
+                   advice)
 
 
 def memorisation(records: list[dict]) -> Finding | None:

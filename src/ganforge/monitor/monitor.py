@@ -20,6 +20,7 @@ from ..engine.loop import StopTraining
 from ..io.checkpoint import load_state, save_state
 from . import remedy
 from .detectors import SEVERITY, detect, status
+from .probes import Probes
 
 HEALTHY = "healthy.safetensors"
 COVERAGE_SD = 5  # ring8: within 0.15 of a mode (modes 0.77 apart); grid25: within 0.75 (2 apart)
@@ -74,6 +75,8 @@ class HealthMonitor:
         kind, info = getattr(self.data, "kind", None), getattr(self.data, "info", {}) or {}
         self.means = info.get("means") if kind == "points" else None
         self.mem = self.noise and kind == "images" and len(self.data.x) <= MEM_MAX_TRAIN
+        # within-class diversity and recall/coverage probes (probes.py)
+        self.probes = Probes.create(self.data, fam.sampler_info(), trainer.device) if self.noise else None
 
     def _signals(self, trainer) -> dict:
         if not self.noise:
@@ -96,6 +99,8 @@ class HealthMonitor:
             # when a sample lies within 3·COVERAGE_SD sd of it (still far from the next mode).
             ms = mode_stats(flat.numpy(), np.array(self.means), COVERAGE_SD * self.data.info["sd"])
             out.update(modes=ms["modes"], of_modes=ms["of_modes"])
+        if self.probes is not None:
+            out.update(self.probes.signals(G, self.calls))
         every = MEM_EVERY_TINY if len(self.data.x) <= MEM_TINY else MEM_EVERY
         if self.mem and self.calls % every == 0:
             from ..metrics.memorisation import memorisation

@@ -1,0 +1,124 @@
+"""Probes the health monitor adds to its log records: collapse inside each class, and recall /
+coverage against a held-aside real sample.
+
+The monitor's fixed-noise diversity (`div`) spans all classes of a conditional G, so a G that
+draws one image per class looks as diverse as the data (measured: a per-class collapse with
+recall 0.001 logged "healthy" at every step). Here:
+
+- `div_class_min`: every log step, for each class (up to MAX_CLASSES), the mean pairwise distance
+  of G's images for PER_CLASS fixed latents over that of the class's real images; the lowest
+  class. 1 = as varied as the real class, ~0 = one image per class.
+- every RECALL_EVERY log steps, `probe_precision` / `probe_recall` / `probe_coverage` (k-NN,
+  Kynkäänniemi k=3 / Naeem k=5) of REF_N generated against REF_N held-aside real examples, and for conditional
+  Gs `probe_recall_class_min` (the lowest per-class recall); `*_floor` = a second real sample scored
+  the same way, once. Distances are in pixels pooled to at most POOL x POOL: no feature
+  network is trained during training, and a class drawn as one image has recall ~0 in any space.
+
+All inputs come from a private RNG, G runs in eval mode without gradients: training is untouched.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ..metrics.prdc import prdc
+
+PER_CLASS = 16        # fixed latents per class for the within-class diversity
+MAX_CLASSES = 16      # more classes: a fixed sample of them is probed
+REF_N = 512           # held-aside real examples (and as many generated) for recall / coverage
+RECALL_EVERY = 4      # log steps between recall probes
+POOL = 16             # images are average-pooled to at most this size before distances
+K_PR, K_DC = 3, 5
+
+
+def _features(x: torch.Tensor) -> torch.Tensor:
+    x = x.float()
+    if x.dim() == 4 and max(x.shape[-2:]) > POOL:
+        x = F.adaptive_avg_pool2d(x, (min(POOL, x.shape[-2]), min(POOL, x.shape[-1])))
+    return x.reshape(len(x), -1)
+
+
+def _spread(x: torch.Tensor) -> float:
+    return float(torch.pdist(_features(x)).mean()) if len(x) > 1 else 0.0
+
+
+class Probes:
+    """Built by the monitor at its first call; `signals(G, call)` returns the record entries."""
+
+    def __init__(self, data, info: dict, device):
+        g = torch.Generator().manual_seed(4242)
+        self.device = device
+        self.nc = int(info.get("num_classes") or 0)
+        z_dim, x, y = info["z_dim"], data.x, data.labels
+        perm = torch.randperm(len(x), generator=g)
+        n = min(REF_N, len(x) // 2)
+        ref, second = perm[:n], perm[n:2 * n]
+        self.ref_x, self.ref_y = x[ref], (y[ref] if y is not None else None)
+        self.classes = []
+        if self.nc >= 2 and y is not None:
+            pick = torch.randperm(self.nc, generator=g)[:MAX_CLASSES].sort().values.tolist()
+            self.real_spread = {}
+            for c in pick:
+                real_c = x[(y == c).nonzero().flatten()[:4 * PER_CLASS]]
+                if len(real_c) >= 2:
+                    self.real_spread[c] = max(_spread(real_c), 1e-12)
+            self.classes = sorted(self.real_spread)
+            self.div_z = torch.randn(len(self.classes) * PER_CLASS, z_dim, generator=g)
+            self.div_y = torch.tensor(self.classes).repeat_interleave(PER_CLASS)
+        # recall probe: as many fakes as held-aside reals, with the reals' labels
+        self.rec_z = torch.randn(n, z_dim, generator=g)
+        self.rec_y = self.ref_y if self.nc else None
+        self.ref_f = _features(self.ref_x)
+        self.floor = self._scores(self.ref_f, self.ref_y, _features(x[second]), y[second] if y is not None else None)
+        self.cache: dict = {}
+
+    @classmethod
+    def create(cls, data, info: dict, device) -> "Probes | None":
+        """Probes for noise-input generators of data held in memory with enough examples."""
+        x = getattr(data, "x", None)
+        if info.get("input") != "noise" or x is None or len(x) < 4 * K_DC or data.kind not in ("images", "points"):
+            return None
+        return cls(data, info, device)
+
+    def _gen(self, G, z, y) -> torch.Tensor:
+        out = []
+        for i in range(0, len(z), 256):
+            yi = y[i:i + 256].to(self.device) if y is not None else None
+            out.append(G(z[i:i + 256].to(self.device), yi).float().cpu())
+        return torch.cat(out)
+
+    def _scores(self, real_f, real_y, fake_f, fake_y, cache=None) -> dict:
+        s = prdc(real_f, fake_f, K_PR, K_DC, cache)
+        out = {"precision": s["precision"], "recall": s["recall"], "coverage": s["coverage"]}
+        if self.nc >= 2 and real_y is not None:
+            per = []
+            for c in real_y.unique().tolist():
+                r, f = real_f[real_y == c], fake_f[fake_y == c]
+                if min(len(r), len(f)) > K_DC + 1:
+                    per.append(prdc(r, f, K_PR, K_DC)["recall"])
+            if per:
+                out["recall_class_min"] = min(per)
+        return out
+
+    @torch.no_grad()
+    def signals(self, G, call: int) -> dict:
+        was = G.training
+        G.eval()
+        try:
+            out = {}
+            if self.classes:
+                x = self._gen(G, self.div_z, self.div_y)
+                if not torch.isfinite(x).all():
+                    return {}
+                ratios = [_spread(x[self.div_y == c]) / self.real_spread[c] for c in self.classes]
+                worst = min(range(len(ratios)), key=ratios.__getitem__)
+                out.update(div_class_min=round(ratios[worst], 4), div_class_worst=self.classes[worst])
+            if call % RECALL_EVERY == 1 or RECALL_EVERY == 1:
+                fake = self._gen(G, self.rec_z, self.rec_y)
+                if torch.isfinite(fake).all():
+                    s = self._scores(self.ref_f, self.ref_y, _features(fake), self.rec_y, self.cache)
+                    out.update({f"probe_{k}": round(v, 4) for k, v in s.items()})
+                    out.update({f"probe_{k}_floor": round(v, 4) for k, v in self.floor.items()})
+            return out
+        finally:
+            G.train(was)
