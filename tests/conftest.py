@@ -8,6 +8,12 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 torch.set_num_threads(1)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _text_cache(tmp_path_factory):
+    """Caption embeddings are cached for the session in a temp folder, not in ~/.cache."""
+    os.environ.setdefault("GANFORGE_CACHE", str(tmp_path_factory.mktemp("ganforge-cache")))
+
+
 @pytest.fixture(autouse=True)
 def _in_tmp_dir(tmp_path, monkeypatch):
     """Default run folders (runs/<data>) land in a temp dir, never in the repo."""

@@ -27,10 +27,11 @@ TRAIN = {  # family -> (data, options): a few steps, tiny nets
     "colorize": ("photos", TINY_I2I),
     "srgan": ("photos", TINY_I2I),
     "inpaint": ("photos", TINY_I2I),
+    "text2img": ("digits-captions", dict(steps=2, channels=8, log_every=1)),
     "timegan": ("sines", dict(steps=3, embed_steps=1, supervised_steps=1, hidden=4, layers=2, batch_size=16,
                               log_every=1)),
 }
-NEW_SINCE_0_1_0 = {"timegan"}  # families added after the 0.1.0 fixtures were written
+NEW_SINCE_0_1_0 = {"timegan", "text2img"}  # families added after the 0.1.0 fixtures were written
 FIXTURES = Path(__file__).parent / "fixtures" / "runs-0.1.0"
 
 # Run in a fresh interpreter: nothing imported or registered by the test process helps it.
@@ -58,6 +59,9 @@ for run in sys.argv[1:]:
     elif kind == "SeriesModel":
         s = m.sample(6, seed=1)
         res = {"shape": list(s.samples.shape), "columns": s.columns, "finite": bool(np.isfinite(s.samples).all())}
+    elif kind == "TextToImage":
+        s = m.sample(3, text=m.examples[:2], seed=1)
+        res = {"shape": list(s.samples.shape), "captions": len(set(s.captions))}
     else:
         df = m.sample(5)
         res = {"rows": len(df), "columns": list(df.columns)}
@@ -97,6 +101,8 @@ def check_loaded(results: dict, family_of: dict) -> None:
         if family in ("vanilla", "dcgan", "cgan", "lapgan"):
             assert res["kind"] == "Generator" and res["finite"] and res["shape"][0] == 6, (family, res)
             assert res["labels"] == (family == "cgan")
+        elif family == "text2img":
+            assert res == {"kind": "TextToImage", "shape": [6, 8, 8, 1], "captions": 2}, res
         elif family == "tabular":
             assert res["kind"] == "TabularGAN" and res["rows"] == 5 and len(res["columns"]) == 9
         elif family == "timegan":

@@ -125,6 +125,9 @@ def load(run_dir: str | Path, device: str = "cpu"):
     kind = read_info(run_dir)["input"]
     if kind == "image":
         return ImageModel.load(run_dir, device)
+    if kind == "text":
+        from .artifacts.text import TextToImage
+        return TextToImage.load(run_dir, device)
     if kind == "table":
         from .tabular.model import TabularGAN
         return TabularGAN.load(run_dir, device)

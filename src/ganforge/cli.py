@@ -188,6 +188,10 @@ from .tabular.cli import tabular as _tabular  # noqa: E402  (ganforge tabular fi
 
 cli.add_command(_tabular)
 
+from .apps.text import generate as _generate  # noqa: E402  (ganforge generate RUN --text ...)
+
+cli.add_command(_generate)
+
 from .apps.cli import COMMANDS as _i2i_commands  # noqa: E402  (translate, colorize, upscale, inpaint)
 
 for _c in _i2i_commands:

@@ -17,7 +17,8 @@ from ..nets import build_net
 GENERATOR_JSON, GENERATOR_WEIGHTS = "generator.json", "generator.safetensors"
 FILTER_WEIGHTS = "filter.safetensors"  # the discriminator of the sample filter, if any
 INPUTS = {"noise": "samples noise", "image": "translates images", "table": "synthesises table rows",
-          "series": "samples time series"}
+          "series": "samples time series",
+          "text": "draws images from text"}
 
 
 def command_for(info: dict, run_dir: Path) -> str:
@@ -26,6 +27,8 @@ def command_for(info: dict, run_dir: Path) -> str:
         return f"ganforge tabular sample {run_dir} -n 1000 --out synth.csv"
     if info["input"] == "image":
         return f"ganforge {info.get('task', 'translate')} {run_dir} ..."
+    if info["input"] == "text":
+        return f"ganforge generate {run_dir} --text \"...\" -n 16 --out images.png"
     return f"ganforge sample {run_dir} -n 64 --out samples.png"
 
 

@@ -25,21 +25,17 @@ def _square(im: Image.Image, size: int) -> Image.Image:
     return im.crop((left, top, left + s, top + s)).resize((size, size), Image.LANCZOS)
 
 
-def load_folder(root: Path, image_size: int | None = None) -> Dataset:
+def image_files(root: Path) -> list[Path]:
     paths = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
     if not paths:
         raise GanforgeError(f"folder {root} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))}); "
                             f"point DATA at a folder with images in it")
-    images = [flatten_alpha(open_image(p)) for p in paths]
-    grey = all(is_grey(im) for im in images)
-    mode = "L" if grey else "RGB"
-    if image_size is None:
-        short = int(np.median([min(im.size) for im in images]))
-        image_size = max(8, min(64, short // 4 * 4))
-    arr = np.stack([np.asarray(_square(im.convert(mode), image_size), dtype=np.uint8) for im in images])
-    if grey:
-        arr = arr[..., None]
-    x = torch.from_numpy(arr).permute(0, 3, 1, 2).float().div(127.5).sub(1.0).contiguous()
+    return paths
+
+
+def load_folder(root: Path, image_size: int | None = None) -> Dataset:
+    paths = image_files(root)
+    x, info = read_images(paths, image_size)
     # Sub-folder names are class labels when every image sits inside a sub-folder.
     rel = [p.relative_to(root).parts for p in paths]
     labels, classes = None, []
@@ -51,9 +47,23 @@ def load_folder(root: Path, image_size: int | None = None) -> Dataset:
         else:
             classes = []
     return Dataset(root.name or str(root), "images", x, labels, classes,
-                   info={"source": f"folder {root}", "count": len(paths),
-                         "resize": f"centre-crop to square, Lanczos to {image_size}x{image_size}",
-                         "channels": "greyscale" if grey else "RGB (alpha composited on white)"})
+                   info={"source": f"folder {root}", "count": len(paths), **info})
+
+
+def read_images(paths: list[Path], image_size: int | None = None) -> tuple[torch.Tensor, dict]:
+    """Image files -> (N, C, S, S) in [-1, 1] by the resize policy above, and its description."""
+    images = [flatten_alpha(open_image(p)) for p in paths]
+    grey = all(is_grey(im) for im in images)
+    mode = "L" if grey else "RGB"
+    if image_size is None:
+        short = int(np.median([min(im.size) for im in images]))
+        image_size = max(8, min(64, short // 4 * 4))
+    arr = np.stack([np.asarray(_square(im.convert(mode), image_size), dtype=np.uint8) for im in images])
+    if grey:
+        arr = arr[..., None]
+    x = torch.from_numpy(arr).permute(0, 3, 1, 2).float().div(127.5).sub(1.0).contiguous()
+    return x, {"resize": f"centre-crop to square, Lanczos to {image_size}x{image_size}",
+               "channels": "greyscale" if grey else "RGB (alpha composited on white)"}
 
 
 def load_npz(path: Path) -> Dataset:

@@ -42,6 +42,13 @@ def _labelled(name):
     return load
 
 
+def _captioned(name):
+    def load():
+        from .captions import load_builtin
+        return load_builtin(name)
+    return load
+
+
 _SETS = [
     # 2D mixtures (benchmarks/mixtures.py): a 2-D latent leaves far less latent mass in the
     # transitions between modes than 16-D (HQ 67% -> 92% on ring8), and a small R1 keeps the
@@ -65,6 +72,14 @@ _SETS = [
                _labelled("mnist5k")),
     BuiltinSet("fashion-mnist", "images", "Fashion-MNIST 60,000 28x28, 10 classes (Debian dataset-fashion-mnist)",
                _labelled("fashion-mnist")),
+    # Captions from the class and attributes measured on the pixels (data/attributes.py); 20%
+    # of the images (Fashion-MNIST: its test split) and some phrasings are kept for evaluation.
+    BuiltinSet("digits-captions", "images", "sklearn digits 8x8 (80%) captioned from class, thickness, slant, width",
+               _captioned("digits"), dict(model="text2img")),
+    BuiltinSet("mnist5k-captions", "images", "mnist5k (80%) captioned from class, thickness, slant, width",
+               _captioned("mnist5k"), dict(model="text2img")),
+    BuiltinSet("fashion-mnist-captions", "images", "Fashion-MNIST 60,000 captioned from class, brightness, width, size",
+               _captioned("fashion-mnist"), dict(model="text2img")),
     BuiltinSet("photos", "image-crops", "7 colour photos from scikit-image / scikit-learn, 2 more held out (image-to-image)"),
     BuiltinSet("photos-pairs", "image-crops", "the same photos as A and a known colour transform as B (pix2pix, cyclegan)"),
     BuiltinSet("fair", "table", "Fair's affairs survey, 6,366 rows x 9 mixed columns (statsmodels; `ganforge tabular`)"),

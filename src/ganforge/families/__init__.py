@@ -19,6 +19,7 @@ from .options import RunOptions
 from .pix2pix import Pix2Pix
 from .srgan import SRGAN
 from .tabular import TabularFamily
+from .text2img import Text2Img
 from .timegan import TimeGAN
 
 FAMILIES: dict[str, type[Family]] = {}
@@ -45,6 +46,7 @@ def register(cls: type[Family]) -> type[Family]:
 
 for _cls in (Vanilla, DCGAN, CGAN, LapGAN, Pix2Pix, CycleGAN, Colorize, SRGAN, Inpaint, TabularFamily, TimeGAN):
     register(_cls)
+register(Text2Img)
 
 
 def family_class(name: str) -> type[Family]:

@@ -18,6 +18,7 @@ from .resnet_g import ResnetGenerator
 from .rnn import SeqRNN, TimeGANSampler
 from .sr import SRResNet
 from .tabular import TableCritic, TableGenerator
+from .text2img import TextConvDiscriminator, TextConvGenerator
 from .unet import UNet
 
 # Every net a saved run can name. Explicit, so a fresh process knows them all without imports
@@ -36,6 +37,8 @@ NETS: dict[str, type[nn.Module]] = {
     "srresnet": SRResNet,
     "table_d": TableCritic,
     "table_g": TableGenerator,
+    "text_d": TextConvDiscriminator,
+    "text_g": TextConvGenerator,
     "timegan_sampler": TimeGANSampler,
     "unet": UNet,
 }

@@ -1,0 +1,146 @@
+"""`text2img`: images from captions (GAN-INT-CLS with StackGAN's conditioning augmentation).
+
+G sees noise and the caption's sentence embedding (data/text.py: MiniLM by default) through
+conditioning augmentation and text-conditional BatchNorm (nets/text2img.py); the KL term keeps
+the condition space smooth, so nearby wordings give nearby images. D is a projection
+discriminator on the embedding, trained matching-aware (Reed et al. 2016): besides real vs
+generated, a real image paired with another image's caption counts as fake, so D (and through
+it G) must read the words, not only judge realism. Wrong captions are the batch's own captions
+shifted by one; a pair whose two captions are the same text is left out of that term.
+
+Data: a captioned set (data/captions.py). Sampling: artifacts/text.py.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from ..artifacts.noise import standing_stats
+from ..artifacts.text import TextToImage
+from ..io.errors import GanforgeError
+from ..nets import build_net
+from .base import Family, Phase
+from .losses import d_prob
+from .options import RunOptions
+
+@dataclass
+class Text2ImgOptions(RunOptions):
+    loss: str = "hinge"
+    z_dim: int = 32
+    channels: int = 32
+    cond_dim: int = 64                # conditioning-augmentation size
+    kl_weight: float = 0.02           # conditioning-augmentation KL in G's loss (1.0 drowned the text: digits class accuracy 0.09 vs 0.96)
+    mismatch_weight: float = 0.5      # share of D's fake term given to real images with wrong captions
+    spectral_norm: bool = True
+    ema_decay: float = 0.999
+    image_size: int | None = None
+    text_encoder: str = "minilm"      # data/text.py ENCODERS
+
+
+def _fake_term(kind: str, logit: torch.Tensor) -> torch.Tensor:
+    return F.relu(1 + logit).mean() if kind == "hinge" else F.softplus(logit).mean()
+
+
+def _real_term(kind: str, logit: torch.Tensor) -> torch.Tensor:
+    return F.relu(1 - logit).mean() if kind == "hinge" else F.softplus(-logit).mean()
+
+
+class Text2Img(Family):
+    name = "text2img"
+    summary = "text to image: G conditioned on a sentence embedding, matching-aware projection D"
+    Options = Text2ImgOptions
+    losses = ("hinge", "ns")
+    next_command = 'generate {run} --text "..." -n 16 --out images.png'
+    fast_path = True  # noise-to-image conv nets judged by a D: bf16 + NHWC where measured safe
+
+    @classmethod
+    def defaults(cls, meta: dict) -> dict:
+        tiny = max(meta["shape"][1:]) <= 12
+        return dict(batch_size=64, betas=(0.0, 0.9), channels=64 if tiny else 32, z_dim=32,
+                    steps=1500 if tiny else 3000)
+
+    @classmethod
+    def load_data(cls, spec: str, opts: dict):
+        from ..data.captions import load_captioned
+        from ..data.text import CachedEncoder, user_cache
+        key = opts.get("text_encoder") or Text2ImgOptions.text_encoder
+        data = load_captioned(spec, opts.get("image_size"))
+        return data.embedded(CachedEncoder(key, [user_cache(key)]))
+
+    def __init__(self, cfg, meta: dict):
+        self.cfg, shape, info = cfg, meta["shape"], meta.get("info") or {}
+        if "text_dim" not in info:
+            raise GanforgeError(f"--model text2img needs images with captions, but '{meta['name']}' has none; "
+                                f"use a folder with captions.csv, a .jsonl or .npz with captions, or a "
+                                f"built-in captioned set such as mnist5k-captions")
+        self.examples, text_dim = list(info.get("example_captions", [])), int(info["text_dim"])
+        self.specs = {
+            "G": {"net": "text_g", "kwargs": dict(z_dim=cfg.z_dim, text_dim=text_dim, out_shape=list(shape),
+                                                  channels=cfg.channels, cond_dim=cfg.cond_dim)},
+            "D": {"net": "text_d", "kwargs": dict(in_shape=list(shape), text_dim=text_dim, channels=cfg.channels,
+                                                  spectral=cfg.spectral_norm)},
+        }
+        self.nets = {k: build_net(s) for k, s in self.specs.items()}
+        self.ema = ("G",) if cfg.ema_decay > 0 else ()
+        self.phases = [Phase("D", ("D",), self.d_step, cfg.lr_d, cfg.betas, keeps_graph=("G",)),
+                       Phase("G", ("G",), self.g_step, cfg.lr_g, cfg.betas, fresh_batch=False)]
+
+    def d_step(self, batch, ctx):
+        G, D, kind, m = self.nets["G"], self.nets["D"], self.cfg.loss, self.cfg.mismatch_weight
+        real, emb = batch
+        c, kl = G.condition(emb)  # with its graph: the G phase reuses these fakes
+        fake = G.render(torch.randn(len(real), self.cfg.z_dim, device=real.device), c)
+        ctx["fake"], ctx["kl"] = fake, kl
+        wrong = emb.roll(1, 0)
+        other = (wrong != emb).any(1)  # the same caption text is no wrong caption
+        n, k = len(real), int(other.sum())
+        logit = D(torch.cat([real, fake.detach(), real[other]]), torch.cat([emb, emb, wrong[other]]))
+        real_l, fake_l, wrong_l = logit[:n], logit[n:2 * n], logit[2 * n:]
+        loss = _real_term(kind, real_l) + (1 - m) * _fake_term(kind, fake_l)
+        if k:
+            loss = loss + m * _fake_term(kind, wrong_l)
+        p_real, p_fake = d_prob(kind, real_l.detach()), d_prob(kind, fake_l.detach())
+        stats = {"d_loss": loss.detach(), "D_real": p_real.mean(), "D_fake": p_fake.mean(),
+                 "D_acc": 0.5 * ((p_real > 0.5).float().mean() + (p_fake <= 0.5).float().mean())}
+        if k:  # how real D finds real images under another image's caption (falls as D reads text)
+            stats["D_wrong"] = d_prob(kind, wrong_l.detach()).mean()
+        return loss, stats
+
+    def g_step(self, batch, ctx):
+        G, D, cfg = self.nets["G"], self.nets["D"], self.cfg
+        real, emb = batch
+        fake, kl = ctx.pop("fake", None), ctx.pop("kl", None)
+        if fake is None:
+            c, kl = G.condition(emb)
+            fake = G.render(torch.randn(len(real), cfg.z_dim, device=real.device), c)
+        logit = D(fake, emb)
+        adv = F.softplus(-logit).mean() if cfg.loss == "ns" else -logit.mean()
+        kl = kl.float().mean()
+        return adv + cfg.kl_weight * kl, {"g_loss": adv.detach(), "kl": kl.detach()}
+
+    def progress_parts(self, record: dict) -> list[str]:
+        if "D_wrong" not in record:
+            return []
+        return [f"D(x) {record['D_real']:.2f} D(x,wrong) {record['D_wrong']:.2f} D(G) {record['D_fake']:.2f}"]
+
+    def sampler_info(self) -> dict:
+        return {"input": "text", "z_dim": self.cfg.z_dim, "text_encoder": self.cfg.text_encoder,
+                "examples": self.examples}
+
+    def sampling_view(self, net, data, device):
+        info = dict(self.sampler_info(), family=self.name, net=self.specs["G"], data=data.meta())
+        g = torch.Generator().manual_seed(99)  # own RNG: training randomness stays untouched
+        pairs = data.pair_caption
+
+        def inputs(i):
+            pick = pairs[torch.randint(len(pairs), (128,), generator=g)]
+            return torch.randn(128, self.cfg.z_dim, generator=g).to(device), data.emb[pick].to(device)
+        standing_stats(net, inputs)
+        where = {t: i for i, t in enumerate(data.captions)}
+        known = {t: data.emb[where[t]].numpy() for t in self.examples if t in where}
+        return TextToImage(net, info, device, known=known)
+
+    def preview_png(self, trainer) -> bytes | None:
+        return trainer.generator().preview_png(title=f"step {trainer.step}") if self.examples else None
