@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 import ganforge
 from ganforge.nets import build_net
@@ -57,3 +58,50 @@ def test_two_ranks_stay_identical_and_resume_alone(tmp_path, data, opts):
     kw = {k: (v if not v.isdigit() else int(v)) for k, v in cfg.items()}
     resumed = ganforge.train(data, out=run, resume=True, steps=steps + 4, progress=False, **kw)
     assert resumed.step == steps + 4
+
+
+NAN_RUN = """
+import sys
+sys.path.insert(0, {tests!r})
+import ganforge
+from conftest import InjectNaN
+ganforge.train("ring8", out={out!r}, hidden=32, depth=1, steps=60, log_every=10, ckpt_every=20,
+               sample_every=1000, threads=1, on_problem={mode!r}, progress=False, callbacks=[InjectNaN(30)])
+"""
+
+
+@pytest.mark.parametrize("mode", ["warn", "fix"])
+def test_nan_under_torchrun_ends_cleanly_on_every_rank_and_resumes_alone(tmp_path, mode):
+    """A NaN at step 30 (rank 0's gradient, spread by the all-reduce): every rank restores the
+    same healthy state, so the collectives stay paired. warn: the job stops there, cleanly;
+    fix: it rolls back, halves the learning rates on every rank and trains to the end. The
+    checkpoint holds each rank's RNG state and resumes in one process. (Before: rank 1 went on
+    alone and the job hung.)"""
+    out = tmp_path / mode
+    script = tmp_path / f"{mode}.py"
+    script.write_text(NAN_RUN.format(tests=os.path.dirname(__file__), out=str(out), mode=mode))
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
+           "--master-port", str(_free_port()), str(script)]
+    p = subprocess.Popen(cmd, env=dict(os.environ, OMP_NUM_THREADS="1"), stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        log_text, _ = p.communicate(timeout=180)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, 9)
+        pytest.fail("the 2-rank run hung after the NaN")
+    assert p.returncode == 0, log_text[-3000:]
+    doc = json.loads((out / "distributed.json").read_text())
+    assert doc["in_sync"], doc
+    state = load_state(out / "checkpoint.safetensors")
+    ranks = state["rng"]["ranks"]
+    assert len(ranks) == 2 and all(r.dtype == torch.uint8 and r.numel() > 1000 for r in ranks)
+    log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    actions = [r for r in log if "action" in r]
+    if mode == "warn":
+        assert actions[0]["action"] == "stop" and state["step"] == doc["step"] == actions[0]["kept_step"] < 30
+    else:  # ring8's recipe: lr 1e-3 decaying linearly to 0 at step 60; the fix halved it
+        assert actions[0]["action"] == "fix" and state["step"] == doc["step"] == 60
+        lr = {r["step"]: r["lr_G"] for r in log if "lr_G" in r}
+        assert lr[40] == pytest.approx(0.5e-3 * (1 - 40 / 60))
+    resumed = ganforge.train("ring8", out=out, resume=True, steps=state["step"] + 10, progress=False)
+    assert resumed.step == state["step"] + 10

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import click
@@ -245,8 +246,19 @@ def main(argv: list[str] | None = None) -> None:
         cmd = e.ctx.command_path if e.ctx else "ganforge"
         click.echo(f"error: {e.format_message()} (see `{cmd} --help`)", err=True)
         sys.exit(2)
-    except click.exceptions.Abort:
+    except (click.exceptions.Abort, KeyboardInterrupt) as e:  # click turns Ctrl-C into Abort
+        cause = e if isinstance(e, KeyboardInterrupt) else e.__cause__
+        if isinstance(cause, KeyboardInterrupt) and os.environ.get("RANK", "0") == "0":  # torchrun: rank 0 says it
+            click.echo(_interrupted(cause, argv), err=True)
         sys.exit(130)
-    except KeyboardInterrupt:
-        click.echo("interrupted: checkpoint saved; continue with the same command plus --resume", err=True)
-        sys.exit(130)
+
+
+def _interrupted(e: KeyboardInterrupt, argv: list[str]) -> str:
+    """Ctrl-C: what was saved and how to go on. Training stops at a step boundary and saves it
+    (engine/interrupt.py, which raises `Interrupted` with the step and the run folder)."""
+    run, step = getattr(e, "run_path", None), getattr(e, "step", None)
+    if run is None:
+        return "interrupted: nothing new was saved (a run keeps its last checkpoint)"
+    if argv[:1] == ["tabular"]:
+        return f"interrupted at step {step}: the model so far is saved in {run}"
+    return f"interrupted at step {step}: checkpoint saved in {run}; continue with `ganforge resume {run}`"

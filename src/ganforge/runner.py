@@ -5,15 +5,18 @@ folder, health monitor, training-time evaluation, resume checks and rank-0 guard
 """
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import torch
 
+from .engine.distributed import is_main_process
 from .engine.loop import Trainer
 from .families import Family
 from .families.options import identity_mismatch
-from .io.checkpoint import read_metadata
+from .io.checkpoint import read_metadata, stale_temp_files
 from .io.errors import GanforgeError
+from .io.lock import RunLock
 from .io.rundir import RunDir
 from .metrics.callback import EvalCallback
 from .monitor import HealthMonitor
@@ -51,16 +54,21 @@ def fit(family_cls: type[Family], dataset, cfg, out: str | Path, resume: bool = 
                             f"or choose another --out")
     else:
         run.check_new()
-    trainer = Trainer(family, dataset, cfg, run, callbacks=callbacks, progress=progress)
-    if resume:
-        trainer.resume()
-    if trainer.dist.is_main:  # under torchrun only rank 0 writes the run folder
-        run.path.mkdir(parents=True, exist_ok=True)
-        run.write_config(cfg.to_dict(), dataset.meta(), family.name, precision=trainer.precision.name)
-        if not resume:
-            run.start_log()
-    for cb in callbacks:  # e.g. the health monitor keeps the starting state as its first healthy one
-        if hasattr(cb, "start"):
-            cb.start(trainer)
-    trainer.fit()
+    # One process trains into a folder at a time (under torchrun: rank 0 holds it for the job).
+    with RunLock(run.path) if is_main_process() else contextlib.nullcontext():
+        if is_main_process():
+            for tmp in stale_temp_files(run.path) + stale_temp_files(run.samples_dir):
+                tmp.unlink()  # half-written by a process killed mid-write; never a user's file
+        trainer = Trainer(family, dataset, cfg, run, callbacks=callbacks, progress=progress)
+        if resume:
+            trainer.resume()
+        if trainer.dist.is_main:  # under torchrun only rank 0 writes the run folder
+            run.path.mkdir(parents=True, exist_ok=True)
+            run.write_config(cfg.to_dict(), dataset.meta(), family.name, precision=trainer.precision.name)
+            if not resume:
+                run.start_log()
+        for cb in callbacks:  # e.g. the health monitor keeps the starting state as its first healthy one
+            if hasattr(cb, "start"):
+                cb.start(trainer)
+        trainer.fit()
     return trainer

@@ -17,8 +17,11 @@ penalty is computed on its own shard, and the averaged gradient is the global-ba
 - Noise RNG is per rank (seeded from --seed and the rank); every rank's RNG state is saved, so
   resume at the same world size is exact. At another world size the weights, optimisers,
   EMA and data position carry over exactly and noise RNGs are re-seeded (documented in README).
-- Rank 0 alone writes logs, previews, checkpoints and runs callbacks; a StopTraining raised
-  there is broadcast so every rank stops at the same step.
+- Rank 0 alone writes logs, previews, checkpoints and runs callbacks; what they decide is
+  broadcast at that log step, so every rank takes the same branch and every collective pairs:
+  a StopTraining, a state the health monitor rolled back to and the options a fix changed
+  (the whole state is sent; each rank restores its own noise RNG from it), and a Ctrl-C
+  on any rank (stop and checkpoint at that log step).
 """
 from __future__ import annotations
 
@@ -30,6 +33,7 @@ import torch
 import torch.distributed as dist
 from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
 
+from ..io.checkpoint import atomic_write_text
 from ..io.errors import GanforgeError
 
 
@@ -74,6 +78,8 @@ class Dist:
     def gather_rng(self): return None
     def load_rng(self, rng: dict, seed: int, step: int) -> None: ...
     def agree(self, flag: bool) -> bool: return flag
+    def agree_flags(self, stop: bool, changed: bool, interrupted: bool): return stop, changed, interrupted
+    def broadcast_object(self, obj): return obj
     def finish(self, trainer) -> None: ...
 
 
@@ -144,6 +150,19 @@ class TorchDist(Dist):
         dist.broadcast(t, 0)
         return bool(t.item())
 
+    def agree_flags(self, stop: bool, changed: bool, interrupted: bool):
+        """Rank 0's callback decisions (stop, state changed) and any rank's Ctrl-C, on every rank."""
+        t = torch.tensor([int(stop and self.is_main), int(changed and self.is_main), int(interrupted)],
+                         device=self._dev)
+        dist.all_reduce(t, op=dist.ReduceOp.MAX)
+        return tuple(bool(v) for v in t.tolist())
+
+    def broadcast_object(self, obj):
+        """Rank 0's `obj` (e.g. a rolled-back training state) on every rank."""
+        box = [obj]
+        dist.broadcast_object_list(box, src=0)
+        return box[0]
+
     def finish(self, trainer) -> None:
         """Record every rank's weight hash in RUN/distributed.json (proof they stayed equal)."""
         hashes = [None] * self.world_size
@@ -151,7 +170,7 @@ class TorchDist(Dist):
         if self.is_main:
             doc = {"world_size": self.world_size, "backend": self.backend, "step": trainer.step,
                    "weights_sha256": hashes, "in_sync": len(set(hashes)) == 1}
-            (trainer.run.path / "distributed.json").write_text(json.dumps(doc, indent=2))
+            atomic_write_text(trainer.run.path / "distributed.json", json.dumps(doc, indent=2))
         dist.barrier()
         dist.destroy_process_group()
 
@@ -163,6 +182,11 @@ def weights_hash(nets: dict) -> str:
             h.update(k.encode())
             h.update(v.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
     return h.hexdigest()
+
+
+def is_main_process() -> bool:
+    """Rank 0 of a torchrun job, or a process on its own (before any process group exists)."""
+    return int(os.environ.get("WORLD_SIZE", "1")) <= 1 or int(os.environ.get("RANK", "0")) == 0
 
 
 def from_env() -> Dist:

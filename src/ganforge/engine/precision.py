@@ -98,11 +98,19 @@ class Precision:
         s = self._scaler(key)
         (s.scale(loss) if s else loss).backward()
 
+    def scaled(self, key: str) -> bool:
+        return key in self._scalers
+
     def unscale(self, opt, key: str) -> None:
-        """Before touching gradients (all-reduce, clipping): bring them back to true scale."""
+        """Before reading gradients (norms, clipping): bring them back to true scale. The loop
+        calls it after the all-reduce; step() then skips the update if they overflowed."""
         s = self._scaler(key)
         if s:
             s.unscale_(opt)
+
+    def scales(self) -> dict:
+        """{loss_scale_<key>: current scale} (host sync: read at log steps only)."""
+        return {f"loss_scale_{k}": s.get_scale() for k, s in self._scalers.items()}
 
     def step(self, opt, key: str) -> None:
         s = self._scaler(key)

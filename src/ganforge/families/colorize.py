@@ -31,7 +31,9 @@ class Colorize(Pix2Pix):
     recipe = dict(I2I_DEFAULTS, lr_g=5e-4, lr_d=2e-4, betas=(0.9, 0.999), lr_decay=True)
 
     def make_phases(self, cfg):
-        self.warmup = cfg.warmup_steps if cfg.warmup_steps is not None else cfg.steps // 2
+        if cfg.warmup_steps is None:  # saved as a number: extending the run (--steps) keeps it
+            cfg.warmup_steps = cfg.steps // 2
+        self.warmup = cfg.warmup_steps
         return super().make_phases(cfg)
 
     def split(self, x):

@@ -50,7 +50,9 @@ class SRGAN(ImageToImage):
                                                         spectral=cfg.spectral_norm)}}
 
     def make_phases(self, cfg):
-        self.warmup = cfg.warmup_steps if cfg.warmup_steps is not None else cfg.steps // 4
+        if cfg.warmup_steps is None:  # saved as a number: extending the run (--steps) keeps it
+            cfg.warmup_steps = cfg.steps // 4
+        self.warmup = cfg.warmup_steps
         return [Phase("G", ("G",), self.g_step, cfg.lr_g, cfg.betas),
                 Phase("D", ("D",), self.d_step, cfg.lr_d, cfg.betas, fresh_batch=False)]
 

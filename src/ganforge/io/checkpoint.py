@@ -1,15 +1,18 @@
 """Checkpoints: one safetensors file holding every tensor, with all other state as JSON in
-its metadata. Loading parses JSON and raw tensors only — it never executes code. Writes go to a
-temp file that is renamed into place, so a kill at any moment leaves the previous checkpoint."""
+its metadata. Loading parses JSON and raw tensors only — it never executes code. Every file
+ganforge writes goes through `atomic_write`: a temp file, fsync'd, renamed into place, and the
+folder fsync'd, so a kill (or a power cut) at any moment leaves the previous file whole."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from .errors import GanforgeError
@@ -44,19 +47,51 @@ def unflatten(obj, tensors: dict):
     return obj
 
 
-def atomic_write(path: Path, write) -> None:
-    """Call write(tmp_path), then rename over `path` (same folder, so the rename is atomic)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
+def _fsync(path, directory: bool = False) -> None:
+    """Flush a file's (or a folder's entries') data to the disk. Some systems cannot open a
+    folder for fsync (Windows): there the rename alone has to do."""
     try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        if directory:
+            return
         raise
+    try:
+        os.fsync(fd)
+    except OSError:
+        if not directory:
+            raise
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, write) -> None:
+    """Call write(tmp_path), fsync it, rename it over `path` (same folder, so the rename is
+    atomic) and fsync the folder (so the rename itself survives a power cut). A write that
+    fails (disk full, no permission) leaves `path` as it was and raises one GanforgeError line."""
+    path, tmp = Path(path), None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(fd)
+        write(tmp)
+        _fsync(tmp)
+        os.replace(tmp, path)
+        tmp = None
+    except (OSError, SafetensorError) as e:
+        why = e.strerror if isinstance(e, OSError) and e.strerror else str(e).splitlines()[0]
+        raise GanforgeError(f"cannot write {path} ({why}); the previous {path.name}, if any, is unchanged") from None
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+    _fsync(path.parent, directory=True)
+
+
+def stale_temp_files(folder: Path) -> list[Path]:
+    """Temp files `atomic_write` left behind when its process was killed mid-write (mkstemp's
+    `.<name>.<8 random characters>.tmp`)."""
+    return sorted(p for p in Path(folder).glob(".*.tmp") if re.fullmatch(r"\..+\.[a-z0-9_]{8}\.tmp", p.name))
 
 
 def atomic_write_text(path: Path, text: str) -> None:

@@ -68,8 +68,11 @@ class RunDir:
         return doc
 
     def log(self, record: dict) -> None:
-        with open(self.log_path, "a") as f:
-            f.write(json.dumps(record) + "\n")
+        try:
+            with open(self.log_path, "a") as f:
+                f.write(json.dumps(record) + "\n")
+        except OSError as e:  # disk full: one line; a cut last line is skipped by read_log
+            raise GanforgeError(f"cannot write {self.log_path} ({e.strerror or e})") from None
 
     def read_log(self) -> list[dict]:
         if not self.log_path.exists():
