@@ -170,7 +170,8 @@ def _check_types(cls, d: dict) -> dict:
         else:
             ok = True
         if not ok:
-            raise GanforgeError(f"option {k} must be {t.split(' |')[0]}, got {v!r}")
+            want = "a finite number" if t.startswith("float") and isinstance(v, float) else t.split(" |")[0]
+            raise GanforgeError(f"option {k} must be {want}, got {v!r}")
     return d
 
 
