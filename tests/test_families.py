@@ -27,11 +27,13 @@ TRAIN = {  # family -> (data, options): a few steps, tiny nets
     "colorize": ("photos", TINY_I2I),
     "srgan": ("photos", TINY_I2I),
     "inpaint": ("photos", TINY_I2I),
+    "stylegan": ("digits", dict(steps=2, channels=8, batch_size=16, log_every=1)),  # conditional: labelled
     "text2img": ("digits-captions", dict(steps=2, channels=8, log_every=1)),
     "timegan": ("sines", dict(steps=3, embed_steps=1, supervised_steps=1, hidden=4, layers=2, batch_size=16,
                               log_every=1)),
 }
-NEW_SINCE_0_1_0 = {"timegan", "text2img"}  # families added after the 0.1.0 fixtures were written
+NEW_SINCE_0_1_0 = {"timegan", "text2img", "stylegan"}  # families added after the 0.1.0 fixtures were written
+NOISE_FAMILIES = ("vanilla", "dcgan", "cgan", "lapgan", "stylegan")
 FIXTURES = Path(__file__).parent / "fixtures" / "runs-0.1.0"
 
 # Run in a fresh interpreter: nothing imported or registered by the test process helps it.
@@ -98,9 +100,9 @@ def test_every_registered_family_is_trained_here():
 def check_loaded(results: dict, family_of: dict) -> None:
     for run, res in results.items():
         family = family_of[run]
-        if family in ("vanilla", "dcgan", "cgan", "lapgan"):
+        if family in NOISE_FAMILIES:
             assert res["kind"] == "Generator" and res["finite"] and res["shape"][0] == 6, (family, res)
-            assert res["labels"] == (family == "cgan")
+            assert res["labels"] == (family in ("cgan", "stylegan"))  # stylegan: conditional on labelled data
         elif family == "text2img":
             assert res == {"kind": "TextToImage", "shape": [6, 8, 8, 1], "captions": 2}, res
         elif family == "tabular":
@@ -126,7 +128,7 @@ def test_run_folders_written_by_ganforge_0_1_0_still_load():
     check_loaded(results, {str(p): p.name for p in dirs})
 
 
-@pytest.mark.parametrize("family", ["vanilla", "dcgan", "cgan", "lapgan"])
+@pytest.mark.parametrize("family", NOISE_FAMILIES)
 def test_evaluate_scores_every_noise_family(runs, family, capsys):
     with pytest.raises(SystemExit) as e:
         main(["evaluate", str(runs[family]), "-n", "60", "--json"])

@@ -62,6 +62,11 @@ def cli():
               help="Sampling keeps only fakes D scores like real data (default: on for 2D points).")
 @click.option("--ac-weight", type=float, help="cgan: AC-GAN classifier loss weight (0 = off).")
 @click.option("--image-size", type=int, help="Resize folder images to this square size.")
+@click.option("--augment", type=click.Choice(("off", "diffaug", "ada")),
+              help="Augment D's inputs, real and fake: diffaug (always) or ada (adaptive p); default ada below 2,000 images.")
+@click.option("--w-dim", type=int, help="stylegan: style vector size.")
+@click.option("--map-layers", type=int, help="stylegan: mapping network depth.")
+@click.option("--style-mixing", type=float, help="stylegan: share of batches trained with two mixed styles (default 0.9).")
 @click.option("--scale", type=int, help="srgan: upscale factor, 2 or 4 (default 4).")
 @click.option("--warmup-steps", type=int, help="srgan: pixel-loss-only steps before the adversarial loss (default steps/4); "
                    "colorize: reconstruction-only steps (default steps/2).")
@@ -131,8 +136,9 @@ def resume(run_dir, quiet, **options):
 @click.option("--label", help="Class of a conditional model, by index or name (`ganforge info` lists them; default: uniform).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--no-filter", is_flag=True, help="Keep every fake, also those the run's sample filter rejects.")
+@click.option("--truncation", type=float, help="stylegan: truncation psi, pulls w towards its mean (1 = off, 0 = the mean image).")
 @click.option("--overwrite", is_flag=True, help="Replace --out if it already exists.")
-def sample(run_dir, n, out, label, seed, no_filter, overwrite):
+def sample(run_dir, n, out, label, seed, no_filter, overwrite, truncation):
     """Generate N samples from a trained run into OUT (.npz or .png; time series: .csv, .npz or .png)."""
     from .artifacts.noise import Generator
     from .artifacts.saved import read_info
@@ -141,7 +147,10 @@ def sample(run_dir, n, out, label, seed, no_filter, overwrite):
     check_output(out, overwrite=overwrite)
     # a noise or series model; another kind is refused with its own command
     gen = (SeriesModel if read_info(run_dir)["input"] == "series" else Generator).load(run_dir)
-    s = gen.write(out, n, label=label, seed=seed, filter=False if no_filter else None)
+    psi = {} if truncation is None else {"truncation": truncation}
+    if psi and not isinstance(gen, Generator):
+        raise GanforgeError("--truncation needs a stylegan run; this run's model has no mapping network")
+    s = gen.write(out, n, label=label, seed=seed, filter=False if no_filter else None, **psi)
     how = " (sample filter on: off-support fakes redrawn)" if gen.has_filter and not no_filter else ""
     click.echo(f"wrote {len(s.samples)} samples {tuple(s.samples.shape[1:])} to {out}{how}")
 
@@ -196,6 +205,11 @@ cli.add_command(_generate)
 from .apps.cli import COMMANDS as _i2i_commands  # noqa: E402  (translate, colorize, upscale, inpaint)
 
 for _c in _i2i_commands:
+    cli.add_command(_c)
+
+from .apps.style import COMMANDS as _style_commands  # noqa: E402  (mix, walk, project)
+
+for _c in _style_commands:
     cli.add_command(_c)
 
 

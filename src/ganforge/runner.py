@@ -5,6 +5,7 @@ folder, health monitor, training-time evaluation, resume checks and rank-0 guard
 """
 from __future__ import annotations
 
+import dataclasses
 import contextlib
 from pathlib import Path
 
@@ -29,7 +30,11 @@ def saved_options(run: RunDir, family: type[Family]) -> dict:
         raise GanforgeError(f"nothing to resume in {run.path} (no checkpoint); drop --resume to start it")
     saved = read_metadata(run.checkpoint_path)["config"]
     own = set(family.Options.names())
-    return {k: (tuple(v) if k == "betas" else v) for k, v in saved.items() if k in own}
+    # an identity option newer than the run (e.g. `augment`) keeps the behaviour the run was
+    # trained with, its field default, rather than today's default for the data
+    newer = {f.name: f.default for f in dataclasses.fields(family.Options) if f.name not in saved
+             and not f.metadata.get("run") and f.default is not dataclasses.MISSING and f.default is not None}
+    return {**newer, **{k: (tuple(v) if k == "betas" else v) for k, v in saved.items() if k in own}}
 
 
 def fit(family_cls: type[Family], dataset, cfg, out: str | Path, resume: bool = False,

@@ -93,15 +93,27 @@ class Generator:
     def check_label(self, label: int | str | None) -> None:
         self.label_index(label)
 
+    def check_truncation(self, psi: float) -> None:
+        """Truncation needs a style-based net (a mapping network and its tracked mean w)."""
+        if not getattr(self.net, "supports_truncation", False):
+            raise GanforgeError(f"--truncation needs a stylegan run, but this is a '{self.info.get('family')}' "
+                                f"model (no mapping network); drop --truncation or train --model stylegan")
+        if not 0 <= psi <= 1:
+            raise GanforgeError(f"--truncation must be in [0, 1] (1 = off, 0 = the mean image), got {psi}")
+
     @property
     def has_filter(self) -> bool:
         return self.filter_net is not None
 
     @torch.no_grad()
     def sample_tensor(self, n: int, labels=None, seed: int | None = 0, batch_size: int = 500,
-                      filter: bool | None = None):
+                      filter: bool | None = None, truncation: float | None = None):
         """Model-space samples (torch, [-1, 1] for images) and labels (or None). `filter`:
-        redraw fakes the run's sample filter rejects (default: whenever the run has one)."""
+        redraw fakes the run's sample filter rejects (default: whenever the run has one);
+        `truncation` psi: style-based nets pull w towards its mean (1 = off)."""
+        if truncation is not None:
+            self.check_truncation(truncation)
+        psi = {"truncation": truncation} if truncation is not None else {}
         gen = torch.Generator().manual_seed(seed if seed is not None else torch.seed())
         if self.num_classes:
             if labels is None:
@@ -116,7 +128,7 @@ class Generator:
         for i in range(0, n, batch_size):
             z = torch.randn(min(batch_size, n - i), self.z_dim, generator=gen).to(self.device)
             y = labels[i:i + batch_size].to(self.device) if labels is not None else None
-            outs.append(self.net(z, y).float().cpu())
+            outs.append(self.net(z, y, **psi).float().cpu())
         x = torch.cat(outs) if outs else torch.empty(0)
         if self.filter_net is not None and filter is not False and len(x):
             x = self._refill_rejected(x, gen, batch_size)
@@ -144,9 +156,10 @@ class Generator:
             todo = todo[~ok]
         return x
 
-    def sample(self, n: int, labels=None, seed: int | None = 0, filter: bool | None = None) -> Samples:
+    def sample(self, n: int, labels=None, seed: int | None = 0, filter: bool | None = None,
+               truncation: float | None = None) -> Samples:
         """`n` samples in user space: float32 points or uint8 NHWC images, plus labels."""
-        x, y = self.sample_tensor(n, labels, seed, filter=filter)
+        x, y = self.sample_tensor(n, labels, seed, filter=filter, truncation=truncation)
         out = x.numpy().astype(np.float32) if self.data["kind"] == "points" else to_uint8(x)
         return Samples(out, y.numpy().astype(np.int64) if y is not None else None)
 
@@ -165,14 +178,14 @@ class Generator:
         return png_bytes(grid(s.samples, nrow=nrow, upscale_to=256))
 
     def write(self, path: str | Path, n: int, label: int | str | None = None, seed: int = 0,
-              filter: bool | None = None) -> Samples:
+              filter: bool | None = None, truncation: float | None = None) -> Samples:
         """Write samples to .npz (samples, labels) or .png (grid / scatter)."""
         path = Path(path)
         if path.suffix.lower() not in (".npz", ".png"):
             raise GanforgeError(f"--out must end in .npz or .png, got '{path.name}'")
         if n < 1:
             raise GanforgeError(f"-n must be at least 1, got {n}")
-        s = self.sample(n, labels=self.label_index(label), seed=seed, filter=filter)
+        s = self.sample(n, labels=self.label_index(label), seed=seed, filter=filter, truncation=truncation)
         if path.suffix.lower() == ".npz":
             arrays = {"samples": s.samples}
             if s.labels is not None:

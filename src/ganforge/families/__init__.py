@@ -18,6 +18,7 @@ from .lapgan import LapGAN
 from .options import RunOptions
 from .pix2pix import Pix2Pix
 from .srgan import SRGAN
+from .stylegan import StyleGAN
 from .tabular import TabularFamily
 from .text2img import Text2Img
 from .timegan import TimeGAN
@@ -44,7 +45,7 @@ def register(cls: type[Family]) -> type[Family]:
     return cls
 
 
-for _cls in (Vanilla, DCGAN, CGAN, LapGAN, Pix2Pix, CycleGAN, Colorize, SRGAN, Inpaint, TabularFamily, TimeGAN):
+for _cls in (Vanilla, DCGAN, CGAN, LapGAN, Pix2Pix, CycleGAN, Colorize, SRGAN, Inpaint, StyleGAN, TabularFamily, TimeGAN):
     register(_cls)
 register(Text2Img)
 

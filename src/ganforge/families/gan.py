@@ -25,6 +25,8 @@ import torch.nn.functional as F
 from ..io.errors import GanforgeError
 from ..nets import build_net
 from .base import Family, Phase
+from .augment import ada_stats, add_augment, augmented, default_augment
+from .augment import progress as augment_progress
 from .losses import d_loss, d_prob, g_loss, gradient_penalty, r1_penalty
 from .options import RunOptions, run_option
 
@@ -44,6 +46,7 @@ class GANOptions(RunOptions):
     spectral_norm: bool = False       # spectral norm on every D layer
     ema_decay: float = 0.999          # EMA of G weights; 0 = off
     image_size: int | None = None     # image folders are resized to this (centre crop + Lanczos)
+    augment: str = "off"              # off | diffaug | ada: augment D's inputs (images; families/augment.py)
 
 
 @dataclass
@@ -134,13 +137,14 @@ class NoiseToDataGAN(Family):
     def defaults(cls, meta: dict) -> dict:
         if meta["kind"] == "points":
             return dict(POINT_DEFAULTS)
-        return image_defaults(meta, cls.conditional) if meta["kind"] == "images" else {}
+        return {**image_defaults(meta, cls.conditional), **default_augment(meta)} if meta["kind"] == "images" else {}
 
     def __init__(self, cfg, meta: dict):
         self.cfg = cfg
         self.specs = net_specs(cfg, meta)
         self.nets = {k: build_net(s) for k, s in self.specs.items()}
         self.num_classes = self.specs["G"]["kwargs"]["num_classes"]
+        add_augment(self, cfg, meta)  # net "A" when --augment is on
         self.fast_path = meta["kind"] == "images"  # bf16 autocast + NHWC (train/precision.py)
         self.ema = ("G",) if cfg.ema_decay > 0 else ()
         self.phases = [
@@ -167,8 +171,8 @@ class NoiseToDataGAN(Family):
             made = G(self._noise(real.shape[0], real), y)
         if self.fast_path:
             ctx["fake"] = made
-        fake = self._pack(made.detach())
-        real = self._pack(real)
+        fake = self._pack(augmented(self, made.detach()))  # real and fake alike, before D only
+        real = self._pack(augmented(self, real))
         # Lazy R1: the double backward costs as much as the D step itself; every k-th step with
         # k·γ keeps the same average penalty (StyleGAN2's lazy regularisation).
         r1 = cfg.r1_gamma > 0 and ctx.get("step", 0) % cfg.r1_every == 0
@@ -200,7 +204,8 @@ class NoiseToDataGAN(Family):
                       "D_fake": d_prob(cfg.loss, fake_logit.detach()).mean(),
                       # share of real scored 'real' and fake 'fake' (health monitor)
                       "D_acc": 0.5 * ((d_prob(cfg.loss, real_logit.detach()) > 0.5).float().mean()
-                                      + (d_prob(cfg.loss, fake_logit.detach()) <= 0.5).float().mean())}
+                                      + (d_prob(cfg.loss, fake_logit.detach()) <= 0.5).float().mean()),
+                      **ada_stats(self, real_logit, ctx)}
 
     def g_step(self, batch, ctx):
         G, D, cfg = self.nets["G"], self.nets["D"], self.cfg
@@ -208,7 +213,7 @@ class NoiseToDataGAN(Family):
         fake = ctx.pop("fake", None)  # the D phase's fakes (its last repeat), made by this G
         if fake is None:
             fake = G(self._noise(batch[0].shape[0], batch[0]), y)
-        logit, cls = D(self._pack(fake), y)
+        logit, cls = D(self._pack(augmented(self, fake)), y)
         loss = g_loss(cfg.loss, logit)
         if cls is not None:
             loss = loss + cfg.ac_weight * F.cross_entropy(cls, y)
@@ -220,7 +225,7 @@ class NoiseToDataGAN(Family):
     def progress_parts(self, record: dict) -> list[str]:
         if "D_real" not in record:
             return []
-        return [f"D(x) {record['D_real']:.2f} D(G(z)) {record['D_fake']:.2f}"]
+        return [f"D(x) {record['D_real']:.2f} D(G(z)) {record['D_fake']:.2f}"] + augment_progress(record)
 
     def sampler_info(self) -> dict:
         """How to feed the sampling net (stored in generator.json; see ganforge.sampling)."""

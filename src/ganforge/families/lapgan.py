@@ -12,6 +12,7 @@ from ..io.errors import GanforgeError
 from ..nets import build_net
 from ..nets.conv import pyramid
 from ..nets.lapgan import downsample, upsample  # also registers lapgan_g
+from .augment import ada_stats, add_augment, augmented, default_augment
 from .base import Family, Phase
 from .losses import d_loss, g_loss
 from .options import RunOptions
@@ -25,6 +26,7 @@ class LapGANOptions(RunOptions):
     channels: int = 64
     ema_decay: float = 0.999
     image_size: int | None = None
+    augment: str = "off"  # off | diffaug | ada on every level's D input (families/augment.py)
 
 
 class LapGAN(Family):
@@ -35,7 +37,7 @@ class LapGAN(Family):
 
     @classmethod
     def defaults(cls, meta: dict) -> dict:
-        return dict(steps=3000, batch_size=64, channels=32, z_dim=64)
+        return dict(steps=3000, batch_size=64, channels=32, z_dim=64, **default_augment(meta))
 
     def __init__(self, cfg, meta: dict):
         self.cfg = cfg
@@ -57,6 +59,7 @@ class LapGAN(Family):
             self.specs[f"D{i}"] = {"net": "patchgan", "kwargs": dict(in_ch=2 * c, channels=cfg.channels, n_layers=2)}
         self.nets = {k: build_net(s) for k, s in self.specs.items()}
         self.levels = levels
+        add_augment(self, cfg, meta, channels=c)  # a finer D's (coarse, image) pair moves together
         self.ema = ("G",) if cfg.ema_decay > 0 else ()
         ds = tuple(k for k in self.nets if k.startswith("D"))
         self.phases = [Phase("D", ds, self.d_step, cfg.lr_d, cfg.betas, repeats=cfg.n_critic),
@@ -78,15 +81,16 @@ class LapGAN(Family):
     def _score(self, level, x, coarse):
         D = self.nets[f"D{level}"]
         if level == 0:
-            return D(x)[0]
-        return D(torch.cat([upsample(coarse), x], 1))
+            return D(augmented(self, x))[0]
+        return D(augmented(self, torch.cat([upsample(coarse), x], 1)))
 
     def d_step(self, batch, ctx):
         with torch.no_grad():
             pyr, fakes = self._fakes(batch[0])
-        loss = sum(d_loss(self.cfg.loss, self._score(i, pyr[i], pyr[i - 1] if i else None),
-                          self._score(i, fakes[i], pyr[i - 1] if i else None)) for i in range(self.levels))
-        return loss, {"d_loss": loss.detach()}
+        reals = [self._score(i, pyr[i], pyr[i - 1] if i else None) for i in range(self.levels)]
+        loss = sum(d_loss(self.cfg.loss, reals[i], self._score(i, fakes[i], pyr[i - 1] if i else None))
+                   for i in range(self.levels))
+        return loss, {"d_loss": loss.detach(), **ada_stats(self, reals[0], ctx)}
 
     def g_step(self, batch, ctx):
         pyr, fakes = self._fakes(batch[0])

@@ -196,6 +196,10 @@ def evaluate(run_dir: str | Path, n: int | None = None, seed: int = 0, extractor
                      "generated_images": "rounded to 8-bit like saved samples" if data.kind == "images" else None},
         "metrics": rows, "per_class": per_class, "modes": modes, "memorisation": mem})
     lap("memorisation")
+    if data.kind == "images" and run.read_config()["config"].get("augment", "off") != "off":
+        from .leak import leak_check  # trained with --augment: do the samples carry it?
+        doc["leak"] = leak_check(xa, xg, seed)
+        lap("leak")
     doc.update({"seconds": round(time.time() - t0, 2), "seconds_by_stage": stages,
                 "threads": torch.get_num_threads()})
     if write:
@@ -251,5 +255,11 @@ def format_table(doc: dict) -> str:
                   f"{m['reference_label']} {m['median_reference']:.4g}",
                   f"  near copies (closer than {m['quantile']:.0%} of the reference): {m['near_copy_share']:.2%} "
                   f"of generated (reference by construction: {m['quantile']:.0%})"]
+    lk = doc.get("leak")
+    if lk:
+        lines += ["", f"augmentation leak check ({lk['protocol']})",
+                  f"  {'statistic':<22}{'generated':>10}{'real':>10}{'augmented':>11}  position (0 = real, 1 = augmented)"]
+        lines += [f"  {r['label']:<22}{_fmt(r['generated']):>10}{_fmt(r['real']):>10}{_fmt(r['augmented_real']):>11}"
+                  f"  {_fmt(r['position'])}" for r in lk["rows"]]
     lines += ["", f"evaluated in {doc['seconds']} s on {doc['threads']} thread(s); written to {doc['run']}/{METRICS_JSON}"]
     return "\n".join(lines)

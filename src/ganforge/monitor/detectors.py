@@ -116,7 +116,7 @@ def d_overpowering(records: list[dict]) -> Finding | None:
     return Finding("d_overpowering", sev, records[-1]["step"], w[0]["step"], ev,
                    "the discriminator wins every round and G gets no useful signal: lower --lr-d "
                    "(e.g. halve it), use --loss ns instead of minimax, add --r1-gamma 1 or "
-                   "--spectral-norm, or a larger --batch-size")
+                   "--spectral-norm, a larger --batch-size, or for small image sets --augment ada")
 
 
 def d_too_weak(records: list[dict], window: int = 4 * SUSTAIN) -> Finding | None:
@@ -196,7 +196,7 @@ def mode_collapse(records: list[dict]) -> Finding | None:
                            {"diversity": _fmt(d[-1]), "best_diversity": _fmt(best),
                             "note": "mean pairwise distance of a fixed-noise batch / real data's"},
                            "samples lose variety: add --pack 2 or --r1-gamma, lower --lr-g, "
-                           "or for images a larger --batch-size")
+                           "or for images --augment ada or a larger --batch-size")
     return class_collapse(records)
 
 
@@ -254,8 +254,8 @@ def memorisation(records: list[dict]) -> Finding | None:
     sev = "problem" if min(nc[-2:]) >= MEM_PROBLEM else "warning"
     return Finding("memorisation", sev, records[-1]["step"], _onset(records, "near_copy", MEM_WARN, above=True),
                    {"near_copy_share": _fmt(nc[-1]), "first_checked": _fmt(nc[0]), "expected": "0.01"},
-                   "G starts copying training examples: stop here (keep this checkpoint), use more data "
-                   "or fewer --steps")
+                   "G starts copying training examples: stop here (keep this checkpoint), use more data, "
+                   "--augment ada (images: D then sees augmented real and fake), or fewer --steps")
 
 
 def _onset(records, key, threshold, above=False) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from torch import nn
 
 from ..io.errors import GanforgeError
+from .augment import Augment
 from .conv import ConvDiscriminator, ConvGenerator
 from .gated import GatedInpaintNet
 from .lapgan import LapGenerator
@@ -17,6 +18,7 @@ from .pool import ImagePool
 from .resnet_g import ResnetGenerator
 from .rnn import SeqRNN, TimeGANSampler
 from .sr import SRResNet
+from .stylegan import StyleDiscriminator, StyleGenerator
 from .tabular import TableCritic, TableGenerator
 from .text2img import TextConvDiscriminator, TextConvGenerator
 from .unet import UNet
@@ -24,6 +26,7 @@ from .unet import UNet
 # Every net a saved run can name. Explicit, so a fresh process knows them all without imports
 # having to happen first; the names are part of the run format and never change meaning.
 NETS: dict[str, type[nn.Module]] = {
+    "augment": Augment,
     "conv_d": ConvDiscriminator,
     "conv_g": ConvGenerator,
     "gated_inpaint": GatedInpaintNet,
@@ -35,6 +38,8 @@ NETS: dict[str, type[nn.Module]] = {
     "resnet_g": ResnetGenerator,
     "seq_rnn": SeqRNN,
     "srresnet": SRResNet,
+    "style_d": StyleDiscriminator,
+    "style_g": StyleGenerator,
     "table_d": TableCritic,
     "table_g": TableGenerator,
     "text_d": TextConvDiscriminator,

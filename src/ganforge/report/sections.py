@@ -11,6 +11,7 @@ import math
 import numpy as np
 import torch
 
+from ..artifacts.style import slerp
 from ..io.images import grid, png_bytes, to_uint8
 
 CURVES = ("fid", "kid", "precision", "recall", "density", "coverage", "modes")
@@ -92,14 +93,6 @@ def per_class_png(gen, metrics: dict | None, per: int = 10, seed: int = 7) -> by
     return _fig_png(fig)
 
 
-def _slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
-    # spherical: Gaussian latents live near a sphere; a straight line cuts through its low-norm middle
-    omega = torch.acos((a / a.norm() * b / b.norm()).sum().clamp(-1, 1))
-    if omega.abs() < 1e-6:
-        return (1 - t) * a + t * b
-    return (torch.sin((1 - t) * omega) * a + torch.sin(t * omega) * b) / torch.sin(omega)
-
-
 @torch.no_grad()
 def interpolation_png(gen, rows: int = 4, steps: int = 10, seed: int = 11) -> bytes | None:
     """Each row walks (slerp) from one latent code to another; conditional rows keep one class."""
@@ -107,7 +100,7 @@ def interpolation_png(gen, rows: int = 4, steps: int = 10, seed: int = 11) -> by
         return None
     g = torch.Generator().manual_seed(seed)
     z0, z1 = torch.randn(rows, gen.z_dim, generator=g), torch.randn(rows, gen.z_dim, generator=g)
-    z = torch.stack([_slerp(z0[r], z1[r], t) for r in range(rows) for t in np.linspace(0, 1, steps)])
+    z = torch.stack([slerp(z0[r], z1[r], t) for r in range(rows) for t in np.linspace(0, 1, steps)])
     y = None
     if gen.num_classes:
         y = torch.tensor([r * gen.num_classes // rows for r in range(rows)]).repeat_interleave(steps)

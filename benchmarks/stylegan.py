@@ -1,0 +1,275 @@
+"""StyleGAN-lite and small-data benchmark, on one CPU thread per run, at equal CPU time.
+
+    .venv/bin/python benchmarks/stylegan.py [--part tune|heldout|small|all] [--budget 180] [-n 2000]
+
+- tune (mnist5k, the tuning set): dcgan at its defaults and stylegan in a few settings, each
+  trained for the same CPU seconds; `ganforge evaluate` (FID/KID/P/R/coverage with the
+  real-vs-real floor). The best stylegan setting (lowest FID) goes on to:
+- heldout (fashion-mnist, never tuned on): dcgan vs that stylegan at the same CPU time; for
+  stylegan also truncation (psi 1 / 0.7 / 0.5: precision and recall) and style mixing (how
+  often the extractor's classifier gives a mix the class of its coarse-style source).
+- small (fashion-mnist subsets of 300 and 2,000 training images): dcgan with --augment off,
+  diffaug and ada at the same CPU time, scored against the full 10k test split (FID/KID/P/R,
+  floor = as many real training images outside the subset), the near-copy share against the
+  subset (reference: the test split), and the leak statistics (metrics/leak.py). Also
+  `ganforge evaluate` on the subset itself (its floor is large: n = half the subset).
+
+Runs are stopped by a callback when the training process has used --budget CPU seconds, so
+the machine's other load changes wall time, not the comparison. Appends one JSON record per
+part to benchmarks/results/stylegan.jsonl (date, commit, machine) and rewrites stylegan.md
+from the latest record of each part.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import ganforge
+from ganforge.data import load_dataset
+from ganforge.engine.loop import StopTraining
+from ganforge.metrics.evaluate import core_metrics, evaluate, real_halves, run_dataset
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+STYLE_TUNE = {  # stylegan settings tried on the tuning set (unconditional, like dcgan)
+    "stylegan": {},
+    "stylegan_r1x10": {"r1_gamma": 0.05},
+    "stylegan_c16": {"channels": 16},
+}
+SHOW = ("fid", "kid", "precision", "recall", "coverage")
+
+
+def git(*args) -> str:
+    return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+
+
+class CpuBudget:
+    """Stop training (with a checkpoint) once this process has used `seconds` of CPU."""
+
+    def __init__(self, seconds: float):
+        self.seconds, self.t0 = seconds, time.process_time()
+
+    def __call__(self, trainer, record):
+        if time.process_time() - self.t0 > self.seconds:
+            raise StopTraining()
+
+
+def train(data: str, out: Path, budget: float, **opts) -> dict:
+    if (out / "checkpoint.safetensors").exists():  # reuse: a benchmark never deletes a folder
+        run = ganforge.Run(out)
+        return {"run": str(out), "steps": run.step, "cpu_s": None, "reused": True}
+    torch.set_num_threads(1)
+    t0 = time.process_time()
+    run = ganforge.train(data, out=out, steps=10**7, log_every=25, sample_every=10**9, ckpt_every=10**9,
+                         threads=1, progress=False, callbacks=[CpuBudget(budget)], **opts)
+    return {"run": str(out), "steps": run.step, "cpu_s": round(time.process_time() - t0, 1)}
+
+
+def metrics_of(doc: dict) -> dict:
+    return {r["metric"]: {"value": r["value"], "floor": r["floor"]} for r in doc["metrics"] if r["metric"] in SHOW}
+
+
+def scored(run: dict, n: int, **kw) -> dict:
+    torch.set_num_threads(2)
+    doc = evaluate(run["run"], n=n, **kw)
+    run.update(metrics=metrics_of(doc), near_copy=doc["memorisation"]["near_copy_share"],
+               protocol=doc["protocol"]["real_split"], extractor=doc["protocol"]["extractor"])
+    return run
+
+
+def part_tune(args) -> dict:
+    rows = {"dcgan": scored(train("mnist5k", args.runs / "tune-dcgan", args.budget, model="dcgan"), args.n)}
+    for name, extra in STYLE_TUNE.items():
+        rows[name] = scored(train("mnist5k", args.runs / f"tune-{name}", args.budget, model="stylegan",
+                                  conditional=False, **extra), args.n)
+    best = min(STYLE_TUNE, key=lambda k: rows[k]["metrics"]["fid"]["value"])
+    return {"data": "mnist5k", "rows": rows, "best_stylegan": best, "settings": STYLE_TUNE[best]}
+
+
+def truncation_curve(run_dir: str, n: int, psis=(1.0, 0.7, 0.5)) -> list[dict]:
+    from ganforge.metrics import extractors
+    gen = ganforge.load(run_dir)
+    data = run_dataset(ganforge.Run(run_dir).dir)
+    ext = extractors.choose(data, Path(run_dir))
+    (xa, _, xb, _), n, _ = real_halves(data, n)
+    fa, fb = ext(xa)[0], ext(xb)[0]
+    out = []
+    for psi in psis:
+        xg, _ = gen.sample_tensor(n, seed=1, truncation=psi)
+        m = core_metrics(fa, fb, ext(((xg.clamp(-1, 1) + 1) * 127.5).round() / 127.5 - 1)[0], kid_subsets=20)
+        out.append({"psi": psi, **{k: m[k][0] for k in ("fid", "precision", "recall")}})
+    return out
+
+
+def mixing_classes(run_dir: str, k: int = 20) -> dict:
+    """Share of mixes the extractor classifies as their coarse source's class (and the fine
+    source's), over pairs whose sources it puts in different classes."""
+    from ganforge.artifacts.style import style_mix
+    from ganforge.metrics import extractors
+    gen = ganforge.load(run_dir)
+    ext = extractors.choose(run_dataset(ganforge.Run(run_dir).dir), Path(run_dir))
+    res = style_mix(gen, list(range(k)), list(range(1000, 1000 + k)))
+    ca, cb = ext(res["coarse"])[1].argmax(1), ext(res["fine"])[1].argmax(1)
+    cm = ext(res["cells"].flatten(0, 1))[1].argmax(1).reshape(k, k)
+    differ = ca[:, None] != cb[None, :]
+    return {"pairs": int(differ.sum()), "crossover": res["crossover"], "n_ws": res["n_ws"],
+            "coarse_class": float((cm == ca[:, None])[differ].mean()),
+            "fine_class": float((cm == cb[None, :])[differ].mean())}
+
+
+def part_heldout(args, settings: dict) -> dict:
+    rows = {"dcgan": scored(train("fashion-mnist", args.runs / "held-dcgan", args.budget, model="dcgan"), args.n),
+            "stylegan": scored(train("fashion-mnist", args.runs / "held-stylegan", args.budget, model="stylegan",
+                                     conditional=False, **settings), args.n)}
+    torch.set_num_threads(2)
+    style = rows["stylegan"]["run"]
+    return {"data": "fashion-mnist", "settings": settings, "rows": rows,
+            "truncation": truncation_curve(style, args.n), "mixing": mixing_classes(style)}
+
+
+def subset(size: int, seed: int, folder: Path) -> tuple[Path, torch.Tensor]:
+    """A seeded random subset of Fashion-MNIST train as an .npz; also the train indices outside it."""
+    from ganforge.data.builtin import load
+    x = load("fashion-mnist").x
+    perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
+    path = folder / f"fashion{size}-s{seed}.npz"
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        imgs = ((x[perm[:size], 0] + 1) * 127.5).round().to(torch.uint8).numpy()
+        np.savez(path, images=imgs)
+    return path, perm[size:]
+
+
+def against_test(run_dir: str, outside: torch.Tensor, train_x: torch.Tensor, n: int) -> dict:
+    """FID/KID/P/R/coverage vs the test split (floor: n real train images outside the subset),
+    the near-copy share against the subset, and the leak statistics."""
+    from ganforge.data.builtin import load
+    from ganforge.metrics.extractors import load_builtin
+    from ganforge.metrics.leak import leak_check
+    from ganforge.metrics.memorisation import memorisation
+    test, full = load("fashion-mnist", "test").x, load("fashion-mnist").x
+    gen = ganforge.load(run_dir)
+    xg, _ = gen.sample_tensor(n, seed=1)
+    xg = ((xg.clamp(-1, 1) + 1) * 127.5).round() / 127.5 - 1
+    ext = load_builtin("fashion-cnn")
+    m = core_metrics(ext(test[:n])[0], ext(full[outside[:n]])[0], ext(xg)[0], kid_subsets=20)
+    mem = memorisation(train_x, xg[:1000], (test, "Fashion-MNIST test split"))
+    leak = leak_check(train_x[:n], xg)
+    return {"metrics": {k: {"value": m[k][0], "floor": m[k][1]} for k in SHOW},
+            "near_copy": mem["near_copy_share"], "leak": leak["rows"]}
+
+
+def part_small(args) -> dict:
+    rows = {}
+    for size, arms in ((300, ("off", "diffaug", "ada")), (2000, ("off", "ada"))):
+        path, outside = subset(size, 0, args.runs / "subsets")
+        train_x = load_dataset(str(path)).x
+        for arm in arms:
+            run = train(str(path), args.runs / f"small{size}-{arm}", args.budget, model="dcgan", augment=arm)
+            torch.set_num_threads(2)
+            doc = evaluate(run["run"], n=args.n, extractor="fashion-cnn")
+            run.update(own_evaluate=metrics_of(doc), test=against_test(run["run"], outside, train_x, args.n),
+                       aug_p=ganforge.Run(run["run"]).log[-1].get("aug_p"))
+            rows[f"{size}-{arm}"] = run
+            print(f"small {size} {arm}: FID vs test {run['test']['metrics']['fid']['value']:.2f} "
+                  f"near-copy {run['test']['near_copy']:.3f}", flush=True)
+    return {"data": "fashion-mnist subsets (seed 0)", "rows": rows}
+
+
+def fmt(v) -> str:
+    return "–" if v is None else str(v) if isinstance(v, int) else f"{v:.4g}"
+
+
+def render(records: dict) -> str:
+    lines = ["# StyleGAN-lite and small-data benchmark (benchmarks/stylegan.py)", "",
+             "Every run trains on 1 thread until its process has used the same CPU seconds (its own CPU "
+             "time, so other load on the shared machine changes wall time, not the comparison). Features: "
+             "ganforge's own domain CNNs (not comparable with published Inception FIDs); *floor* = real "
+             "data scored the same way at the same n.", ""]
+    for part, rec in records.items():
+        lines += [f"## {part}: {rec['result'].get('data', '')}", "",
+                  f"{rec['date']}, commit {rec['commit']}, {rec['machine']}, budget {rec['budget_s']} CPU s per run, "
+                  f"n = {rec['n']}, load average at the end {rec['load']}", ""]
+        res = rec["result"]
+        if part in ("tune", "heldout"):
+            lines += ["| run | steps | " + " | ".join(f"{k} | floor" for k in SHOW) + " | near-copy |",
+                      "|---" * (3 + 2 * len(SHOW)) + "|"]
+            for name, r in res["rows"].items():
+                cells = " | ".join(f"{fmt(r['metrics'][k]['value'])} | {fmt(r['metrics'][k]['floor'])}" for k in SHOW)
+                lines.append(f"| {name} | {r['steps']} | {cells} | {r['near_copy']:.2%} |")
+            if part == "tune":
+                lines += ["", f"Settings tried: `{json.dumps(STYLE_TUNE)}`; best by FID: {res['best_stylegan']}."]
+            else:
+                lines += ["", "Truncation (stylegan, same real halves and extractor):", "",
+                          "| psi | FID | precision | recall |", "|---|---|---|---|"]
+                lines += [f"| {t['psi']} | {fmt(t['fid'])} | {fmt(t['precision'])} | {fmt(t['recall'])} |"
+                          for t in res["truncation"]]
+                mx = res["mixing"]
+                lines += ["", f"Style mixing: layers 0-{mx['crossover'] - 1} of {mx['n_ws']} from the coarse source; "
+                              f"over {mx['pairs']} pairs whose sources the classifier puts in different classes, "
+                              f"the mix has the coarse source's class {mx['coarse_class']:.1%} of the time, the fine "
+                              f"source's {mx['fine_class']:.1%}."]
+        else:
+            lines += ["| subset-augment | steps | final p | " + " | ".join(f"{k} vs test | floor" for k in SHOW)
+                      + " | near-copy | own evaluate FID (floor) |", "|---" * (5 + 2 * len(SHOW)) + "|"]
+            for name, r in res["rows"].items():
+                t = r["test"]["metrics"]
+                cells = " | ".join(f"{fmt(t[k]['value'])} | {fmt(t[k]['floor'])}" for k in SHOW)
+                own = r["own_evaluate"]["fid"]
+                lines.append(f"| {name} | {r['steps']} | {fmt(r['aug_p'])} | {cells} | {r['test']['near_copy']:.2%} | "
+                             f"{fmt(own['value'])} ({fmt(own['floor'])}) |")
+            lines += ["", "Leak statistics (metrics/leak.py): generated / real subset / real through DiffAugment; "
+                          "position 0 = like real, 1 = like augmented:", "",
+                      "| run | " + " | ".join(r["label"] for r in next(iter(res["rows"].values()))["test"]["leak"]) + " |",
+                      "|---" * 5 + "|"]
+            for name, r in res["rows"].items():
+                lines.append(f"| {name} | " + " | ".join(
+                    f"{fmt(x['generated'])} / {fmt(x['real'])} / {fmt(x['augmented_real'])} ({fmt(x['position'])})"
+                    for x in r["test"]["leak"]) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--part", choices=("tune", "heldout", "small", "all"), default="all")
+    ap.add_argument("--budget", type=float, default=180.0, help="CPU seconds of training per run")
+    ap.add_argument("-n", type=int, default=2000, help="generated = real samples per metric")
+    ap.add_argument("--runs", type=Path, default=ROOT / "runs" / "bench-stylegan")
+    ap.add_argument("--results", type=Path, default=RESULTS, help="folder for stylegan.jsonl and stylegan.md")
+    args = ap.parse_args()
+    log = args.results / "stylegan.jsonl"
+    key = {"date": time.strftime("%Y-%m-%d %H:%M"), "commit": git("rev-parse", "--short", "HEAD"),
+           "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+           "torch": torch.__version__, "budget_s": args.budget, "n": args.n}
+    parts = ("tune", "heldout", "small") if args.part == "all" else (args.part,)
+    for part in parts:
+        if part == "tune":
+            res = part_tune(args)
+        elif part == "heldout":
+            tuned = [json.loads(x) for x in log.read_text().splitlines() if json.loads(x)["part"] == "tune"] \
+                if log.exists() else []
+            res = part_heldout(args, tuned[-1]["result"]["settings"] if tuned else {})
+        else:
+            res = part_small(args)
+        rec = {**key, "part": part, "load": round(os.getloadavg()[0], 1), "result": res}
+        with log.open("a") as f:
+            f.write(json.dumps(rec) + "\n")
+    latest = {}
+    for line in log.read_text().splitlines():
+        rec = json.loads(line)
+        latest[rec["part"]] = rec
+    (args.results / "stylegan.md").write_text(render(latest))
+    print(render(latest))
+
+
+if __name__ == "__main__":
+    main()
