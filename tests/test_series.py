@@ -158,3 +158,19 @@ def test_fresh_process_samples_csv_in_original_units(tmp_path):
     for c in ("price", "volume"):  # sigmoid outputs scaled back: inside the data's range, in its units
         assert df[c].min() - 1e-3 <= synth[c].min() and synth[c].max() <= df[c].max() + 1e-3
     assert synth["volume"].min() > 1e5
+
+
+def test_evaluate_gives_timegan_scores_with_a_real_floor(tmp_path, monkeypatch, capsys):
+    import ganforge.metrics.series_evaluate as se
+    monkeypatch.setattr(se, "DISC_ITERS", 20)  # the protocol's 2,000 / 5,000 steps are for real use
+    monkeypatch.setattr(se, "PRED_ITERS", 20)
+    run = ganforge.train("sines", model="timegan", out=tmp_path / "r", steps=3, embed_steps=1, supervised_steps=1,
+                         hidden=4, layers=2, batch_size=16, progress=False)
+    with pytest.raises(SystemExit) as e:
+        main(["evaluate", str(run.path), "-n", "40", "--json"])
+    assert e.value.code == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["kind"] == "series" and [r["metric"] for r in doc["metrics"]] == ["discriminative", "predictive"]
+    disc, pred = doc["metrics"]
+    assert 0 <= disc["value"] <= 0.5 and 0 <= disc["floor"] <= 0.5 and pred["value"] > 0 and pred["floor"] > 0
+    assert (run.path / "metrics.json").exists()

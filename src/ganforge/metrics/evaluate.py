@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from ..artifacts.noise import Generator
+from ..artifacts.saved import read_info
 from ..data import load_dataset
 from ..io.checkpoint import atomic_write_text, read_metadata
 from ..io.errors import GanforgeError
@@ -112,6 +113,9 @@ def evaluate(run_dir: str | Path, n: int | None = None, seed: int = 0, extractor
     run = RunDir(run_dir)
     if not run.config_path.exists():
         raise GanforgeError(f"{run_dir} is not a ganforge run (no config.json); pass the --out folder of `ganforge train`")
+    if read_info(run.path)["input"] == "series":  # TimeGAN's scores instead (metrics/series_evaluate.py)
+        from .series_evaluate import evaluate_series
+        return evaluate_series(run.path, n, seed, write, log)
     gen = Generator.load(run.path)
     if n is not None and n < 20:
         raise GanforgeError(f"-n must be at least 20 (k-nearest-neighbour metrics need k={K_DC}+), got {n}")
@@ -228,6 +232,9 @@ def _fmt(v) -> str:
 
 def format_table(doc: dict) -> str:
     """The readable table `ganforge evaluate` prints."""
+    if doc.get("kind") == "series":
+        from .series_evaluate import format_series
+        return format_series(doc)
     p = doc["protocol"]
     lines = [f"{doc['family']} on {doc['data']}, step {doc['step']}  ({doc['run']})",
              f"extractor  {p['extractor_info']}",

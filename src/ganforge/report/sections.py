@@ -118,6 +118,9 @@ def _fmt(v) -> str:
 
 def metrics_html(doc: dict, pairs_png: bytes | None) -> str:
     """Metrics table with value, real-vs-real floor and protocol; per-class table; memorisation."""
+    if doc.get("kind") == "series":  # TimeGAN's two scores: their printed table says it all
+        from ..metrics.series_evaluate import format_series
+        return f"<pre>{html.escape(format_series(doc))}</pre>"
     p = doc["protocol"]
     esc = html.escape
     comparable = ("comparable to published FID at the same sample count" if p["comparable_to_published_fid"]
