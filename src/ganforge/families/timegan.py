@@ -12,7 +12,9 @@ as the paper does, selected by `ctx["step"]` (families/srgan.py stages its losse
 3. then jointly: G+S (adversarial + 100 sqrt(L_S) + 100 moments), E+R (10 sqrt(L_R) + 0.1 L_S),
    and D, which is updated only while its loss is above 0.15 (the authors' rule).
 A phase that is idle in a stage returns a loss that reaches none of its parameters, so their
-gradients stay None and Adam leaves them (and its moments) untouched.
+gradients stay None and Adam leaves them (and its moments) untouched. Departures from the
+authors' code: one G and one E update per D update (theirs: two each), and causal temporal conv
+nets by default (`--cell tcn`; `gru`/`lstm` are the paper's), measured faster on CPU.
 
 Windows may have different lengths (padding at the end): every loss is masked by length.
 Data lives in [0, 1] per feature (min-max, data/series.py); noise is U[0, 1) per time step.
