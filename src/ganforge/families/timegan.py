@@ -12,9 +12,10 @@ as the paper does, selected by `ctx["step"]` (families/srgan.py stages its losse
 3. then jointly: G+S (adversarial + 100 sqrt(L_S) + 100 moments), E+R (10 sqrt(L_R) + 0.1 L_S),
    and D, which is updated only while its loss is above 0.15 (the authors' rule).
 A phase that is idle in a stage returns a loss that reaches none of its parameters, so their
-gradients stay None and Adam leaves them (and its moments) untouched. Departures from the
-authors' code: one G and one E update per D update (theirs: two each), and causal temporal conv
-nets by default (`--cell tcn`; `gru`/`lstm` are the paper's), measured faster on CPU.
+gradients stay None and Adam leaves them (and its moments) untouched. Departure from the
+authors' code: one G and one E update per D update (theirs: two each). `--cell tcn` swaps the
+GRUs for causal temporal convs: 3-4x faster on CPU, but G then turns i.i.d. noise per step into
+jagged series (benchmarks/timeseries.py), so GRU stays the default.
 
 Windows may have different lengths (padding at the end): every loss is masked by length.
 Data lives in [0, 1] per feature (min-max, data/series.py); noise is U[0, 1) per time step.
@@ -43,7 +44,7 @@ class TimeGANOptions(RunOptions):
     window: int | None = None           # time steps per window (None: 24, or the .npz's windows)
     hidden: int = 24                    # RNN width (and latent size)
     layers: int = 3                     # stacked RNN layers (the supervisor has one fewer)
-    cell: str = "tcn"                   # tcn (causal convs) | gru | lstm: tcn measured better on CPU
+    cell: str = "gru"                   # gru | lstm | tcn (causal convs: faster, but jagged series)
     z_dim: int = 5                      # noise per time step (default: the number of features)
     embed_steps: int | None = None      # stage 1 steps (None: steps // 6)
     supervised_steps: int | None = None  # stage 2 steps (None: steps // 6)
