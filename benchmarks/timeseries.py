@@ -37,12 +37,18 @@ PUBLISHED = {"sines": (0.011, 0.093), "sp500": (0.102, 0.038)}  # TimeGAN Table 
 JSONL = RESULTS / "timeseries.jsonl"
 
 
+def roughness(x: np.ndarray) -> float:
+    """Mean |second difference| along time: jagged windows score high (real sines: ~0.002)."""
+    return float(np.abs(np.diff(x, n=2, axis=1)).mean())
+
+
 def scores(real, fake, lengths_r, lengths_f, seed, args, pred_train=None) -> dict:
     t = time.time()
     disc = discriminative_score(real, fake, lengths_r, lengths_f, seed=seed, iterations=args.disc_iters)
     tr, tr_len = (fake, lengths_f) if pred_train is None else pred_train
     pred = predictive_score(tr, real, tr_len, lengths_r, seed=seed, iterations=args.pred_iters)
-    return {"discriminative": round(disc, 4), "predictive": round(pred, 4), "eval_s": round(time.time() - t, 1)}
+    return {"discriminative": round(disc, 4), "predictive": round(pred, 4), "roughness": round(roughness(fake), 4),
+            "eval_s": round(time.time() - t, 1)}
 
 
 def pca_png(real: np.ndarray, fake: np.ndarray, path: Path, title: str) -> None:
@@ -85,43 +91,62 @@ def run(name: str, seed: int, args, prov: dict) -> list[dict]:
         fit_s = time.time() - t
         model = ganforge.load(Path(tmp) / "run")
         fake, fake_len = (a.numpy() for a in model.sample_tensor(n, seed=1000 + seed))
-    row("timegan", fit_s=round(fit_s), **{k: v for k, v in opts.items() if k not in ("seed", "threads")},
+    row(f"timegan-{args.cell}", fit_s=round(fit_s), **{k: v for k, v in opts.items() if k not in ("seed", "threads")},
         **scores(real, fake, lengths, fake_len, seed, args))
     if seed == 0:
         pca_png(real[:1000], fake[:1000], RESULTS / f"timeseries_pca_{name}.png", f"{name}: PCA, real vs timegan")
+    done = _measured(name, seed, args)
     rng = np.random.default_rng(seed)
     p = rng.permutation(n)
     a, b = p[: n // 2], p[n // 2:]
-    row("real vs real", **scores(real[a], real[b], lengths[a], lengths[b], seed, args,
-                                 pred_train=(real, lengths)))
-    row("gaussian", **scores(real, np.clip(gaussian_windows(real, n, seed), 0, 1), lengths, lengths, seed, args))
-    row("noise", **scores(real, noise_windows(real, n, seed), lengths, lengths, seed, args))
+    if "real vs real" not in done:
+        row("real vs real", **scores(real[a], real[b], lengths[a], lengths[b], seed, args,
+                                     pred_train=(real, lengths)))
+    if "gaussian" not in done:
+        row("gaussian", **scores(real, np.clip(gaussian_windows(real, n, seed), 0, 1), lengths, lengths, seed, args))
+    if "noise" not in done:
+        row("noise", **scores(real, noise_windows(real, n, seed), lengths, lengths, seed, args))
     return rows
+
+
+def _measured(name: str, seed: int, args) -> set:
+    """Baselines already in the record for this set and seed with the same post-hoc settings
+    (they do not depend on the generator: not measured again)."""
+    if not JSONL.exists():
+        return set()
+    rows = [json.loads(line) for line in JSONL.read_text().splitlines() if line.strip()]
+    return {r["generator"] for r in rows if r["set"] == name and r["seed"] == seed
+            and (r["disc_iters"], r["pred_iters"]) == (args.disc_iters, args.pred_iters)}
 
 
 def render() -> str:
     rows = [json.loads(line) for line in JSONL.read_text().splitlines() if line.strip()]
     latest: dict = {}
     for r in rows:  # the latest row of each (set, seed, generator)
-        latest[(r["set"], r["seed"], r["generator"])] = r
+        gen = "timegan-" + r["cell"] if r["generator"] == "timegan" else r["generator"]  # first rows: no cell in the name
+        latest[(r["set"], r["seed"], gen)] = {**r, "generator": gen}
     out = ["| data | generator | seeds | discriminative (lower is better) | predictive MAE (lower is better) "
-           "| fit time | measured |", "|---|---|---|---|---|---|---|"]
+           "| roughness | fit time | measured |", "|---|---|---|---|---|---|---|---|"]
     for name in dict.fromkeys(k[0] for k in latest):
-        for gen in ("timegan", "real vs real", "gaussian", "noise"):
+        gens = sorted({k[2] for k in latest if k[0] == name and k[2].startswith("timegan")})
+        for gen in (*gens, "real vs real", "gaussian", "noise"):
             rs = [r for k, r in latest.items() if k[0] == name and k[2] == gen]
             if not rs:
                 continue
             d, p = (np.array([r[m] for r in rs]) for m in ("discriminative", "predictive"))
+            rough = [r["roughness"] for r in rs if "roughness" in r]
             fit = f"{np.mean([r['fit_s'] for r in rs]):.0f} s ({rs[0]['steps']} steps, {rs[0]['cell']})" \
-                if gen == "timegan" else ""
+                if gen.startswith("timegan") else ""
+            rough_s = f"{np.mean(rough):.4f}" if rough else "-"
             out.append(f"| {name} | {gen} | {len(rs)} | {d.mean():.3f} ± {d.std():.3f} | {p.mean():.4f} ± {p.std():.4f} "
-                       f"| {fit} | {rs[-1]['date']}, {rs[-1]['commit']}, load {rs[-1]['load_average']} |")
+                       f"| {rough_s} | {fit} | {rs[-1]['date']}, {rs[-1]['commit']}, load {rs[-1]['load_average']} |")
         if name in PUBLISHED:
-            out.append(f"| {name} | TimeGAN (published) | | {PUBLISHED[name][0]:.3f} | {PUBLISHED[name][1]:.3f} | | "
+            out.append(f"| {name} | TimeGAN (published) | | {PUBLISHED[name][0]:.3f} | {PUBLISHED[name][1]:.3f} | | | "
                        f"Yoon et al. 2019, Table 2{' (Google stocks)' if name == 'sp500' else ''} |")
     r0 = next(iter(latest.values()))
     out += ["", f"Post-hoc nets: {r0['disc_iters']} / {r0['pred_iters']} Adam steps (TimeGAN: 2,000 / 5,000). "
-            f"Machine: {r0['machine']}. The published stock numbers are on Google dailies; these are on "
+            f"Roughness: mean |second difference| along time of the generated (real: of real half B) windows "
+            f"in [0, 1] space; rows measured before it was added show -. Machine: {r0['machine']}. The published stock numbers are on Google dailies; these are on "
             "S&P 500 dailies (arch), so only the baselines beside them say how hard the set is."]
     return "\n".join(out) + "\n"
 
@@ -133,7 +158,7 @@ def main():
     ap.add_argument("--steps", type=int, default=1200)
     ap.add_argument("--embed-steps", type=int, default=None)
     ap.add_argument("--supervised-steps", type=int, default=None)
-    ap.add_argument("--cell", default="tcn")
+    ap.add_argument("--cell", default="gru")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--disc-iters", type=int, default=1000)
     ap.add_argument("--pred-iters", type=int, default=2000)
