@@ -144,9 +144,6 @@ def test_srgan_warms_up_then_goes_adversarial_and_upscales(photos, tmp_path, cap
     assert up.shape == (144, 192, 3)
     truth = builtin_photo("chelsea")[:144, :192]   # held out; cat.png is its top-left 72x96 ...
     small = np.asarray(Image.fromarray(truth).resize((96, 72), Image.BICUBIC))
-    model = ImageModel.load(run.path, tile=48)
-    nearest = np.asarray(Image.fromarray(small).resize((192, 144), Image.NEAREST))
-    assert psnr(model.upscale(small), truth) > psnr(nearest, truth)  # beats the trivial upscale
     # x8 self-ensemble: every flip/rotation is undone, so flipping the input flips the output
     whole = ImageModel.load(run.path, tile=512)  # one tile: tiling would break exact symmetry
     torch.manual_seed(0)  # 20 steps leave G near bicubic (symmetric): give it an asymmetric correction
@@ -159,6 +156,21 @@ def test_srgan_warms_up_then_goes_adversarial_and_upscales(photos, tmp_path, cap
     code, out, err = run_cli(["upscale", str(run.path), str(photos / "cat.png"), "--out", str(tmp_path / "e.png"),
                               "--self-ensemble"], capsys)
     assert code == 0 and np.asarray(Image.open(tmp_path / "e.png")).shape == (144, 192, 3), err
+
+
+def test_srresnet_beats_its_bicubic_start_on_a_held_out_photo(tmp_path):
+    """G starts exactly at bicubic; 80 pixel-loss steps must add measurable detail on a photo it
+    never saw, degraded as in training (measured +0.04 dB at x2; 0 for the untrained net)."""
+    from ganforge.families.srgan import downsample
+    keep = KeepStart()
+    run = ganforge.train("photos", model="srgan", out=tmp_path / "sr", steps=80, warmup_steps=80, scale=2,
+                         callbacks=[keep], **FAST)
+    truth = builtin_photo("chelsea")[:144, :192]
+    small = downsample(torch.from_numpy(truth).permute(2, 0, 1)[None].float() / 255, 2).clamp(0, 1)
+    small = (small[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+    trained, start = keep.models(run.path)
+    gain = psnr(trained.upscale(small), truth) - psnr(start.upscale(small), truth)
+    assert gain > 0.02, gain
 
 
 def test_inpaint_fills_holes_keeps_the_rest_and_checks_mask(photos, tmp_path, capsys):
