@@ -173,8 +173,8 @@ CASES = [
     ("csv-evaluate-other-columns", lambda t: (csv(t, table()), csv(t, table().replace("x,y", "p,q", 1), "s.csv")),
      ["tabular", "evaluate", "{t}/t.csv", "{t}/s.csv"], "column"),
     # config files (ganforge train --config)
-    ("config-unknown-key", lambda t: write(t / "c.json", '{"stepz": 10}'),
-     ["train", "ring8", "--config", "{t}/c.json", "--out", "{t}/r"], "--stepz"),
+    ("config-unknown-key", lambda t: write(t / "c.json", '{"warmup_steps": 10}'),
+     ["train", "ring8", "--config", "{t}/c.json", "--out", "{t}/r"], "--warmup-steps"),
     ("config-wrong-type", lambda t: write(t / "c.json", '{"steps": "ten"}'),
      ["train", "ring8", "--config", "{t}/c.json", "--out", "{t}/r"], "steps"),
     ("config-bool-for-int", lambda t: write(t / "c.yaml", "batch_size: yes\n"),
