@@ -1,0 +1,277 @@
+"""Text to image on the built-in captioned sets, measured the way the field measures it.
+
+Protocol (per data set; mnist5k-captions by default, fashion-mnist-captions with --data):
+- Methods. `text2img` at its defaults (the GAN under test); `cgan`, the class-conditional GAN
+  at its defaults on the same images, sampled with the caption's class (it cannot read the
+  attributes: the baseline that ignores them); `real (retrieval)`, for each caption a held-out
+  real image whose class and attribute levels match the caption (the ceiling: real pixels that
+  fit the words).
+- Captions. data/attributes.py `evaluation_captions`: a class and two attributes each, in
+  three groups of --per-group: `seen` (training templates and combinations), `heldout_template`
+  (two phrasings never trained on) and `heldout_combo` (per class, an attribute pair never
+  mentioned together in training). One image per caption.
+- R-precision (AttnGAN; evaluator kept separate from the GAN as TISE asks): a matching model
+  trained here on real (image, caption) pairs of the training split, with its own bag-of-words
+  text encoder and CNN (not MiniLM, not the GAN's D), ranks the true caption among 100: itself
+  and 99 captions of other content (class or attributes differ) from the evaluation captions
+  plus 600 more drawn the same way.
+- Class accuracy: ganforge's shipped classifier for the set (mnist-cnn / fashion-cnn) reads
+  the generated image; correct = the class the caption names.
+- Attribute accuracy: the attribute is measured on the pixels; correct = on the asked side of
+  its class median (training-split thresholds); chance 50%. Per attribute.
+- FID / precision / recall (shipped classifier's features): images for the `seen` captions vs
+  the held-out real images; floor: as many real training images vs the same held-out ones.
+Writes benchmarks/results/text2img.md (+ .json), stamped with date, commit and machine.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _record import RESULTS, provenance, write_result  # noqa: E402
+
+import ganforge  # noqa: E402
+from ganforge.data import attributes as attr  # noqa: E402
+from ganforge.data.captions import load_builtin  # noqa: E402
+from ganforge.metrics.extractors import load_builtin as load_extractor  # noqa: E402
+from ganforge.metrics.fid import fid  # noqa: E402
+from ganforge.metrics.prdc import prdc  # noqa: E402
+
+CLASSIFIER = {"mnist5k": "mnist-cnn", "fashion-mnist": "fashion-cnn", "digits": "digits-cnn"}
+GROUPS = ("seen", "heldout_template", "heldout_combo")
+
+
+# ---- the separate image-text matching model ----------------------------------------------
+def words(text: str) -> list[str]:
+    return re.findall(r"[a-z\-]+", text.lower())
+
+
+def content(text: str, base: str) -> tuple:
+    """What a caption says (class noun, attribute words), whatever the template."""
+    t = " " + " ".join(words(text)) + " "
+    noun = max((n for n in attr.NOUNS[base] if f" {n.lower()} " in t), key=len, default="")
+    adjectives = {w for pair in attr.ATTRIBUTE_WORDS.values() for w in pair}
+    return noun, frozenset(set(words(text)) & adjectives)
+
+
+class Matcher(nn.Module):
+    """CNN image encoder + bag-of-words text encoder into one 128-d space (cosine scores)."""
+
+    def __init__(self, vocab: dict[str, int], channels: int = 1, dim: int = 128):
+        super().__init__()
+        self.vocab = vocab
+        self.image = nn.Sequential(
+            nn.Conv2d(channels, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(4), nn.Flatten(),
+            nn.Linear(32 * 16, dim))
+        self.words = nn.EmbeddingBag(len(vocab) + 1, dim, mode="mean", padding_idx=0)
+        self.text = nn.Sequential(nn.ReLU(), nn.Linear(dim, dim))
+
+    def embed_text(self, texts: list[str]) -> torch.Tensor:
+        ids = [[self.vocab.get(w, 0) for w in words(t)] or [0] for t in texts]
+        offsets = torch.tensor([0] + [len(i) for i in ids[:-1]]).cumsum(0)
+        flat = torch.tensor([w for i in ids for w in i])
+        return F.normalize(self.text(self.words(flat, offsets)), dim=1)
+
+    def embed_images(self, x: torch.Tensor) -> torch.Tensor:
+        return F.normalize(self.image(x.float()), dim=1)
+
+
+def train_matcher(data, base: str, steps: int, seed: int = 0) -> Matcher:
+    """Symmetric InfoNCE on real training pairs; captions of the same content are not negatives."""
+    torch.manual_seed(seed)
+    vocab = {w: i + 1 for i, w in enumerate(sorted({w for t in data.captions for w in words(t)}))}
+    model = Matcher(vocab, data.x.shape[1])
+    keys = [content(t, base) for t in data.captions]
+    key_id = {k: i for i, k in enumerate(sorted(set(keys), key=str))}
+    cap_key = torch.tensor([key_id[k] for k in keys])
+    opt = torch.optim.Adam(model.parameters(), lr=2e-3)
+    g = torch.Generator().manual_seed(seed)
+    for step in range(steps):
+        pick = torch.randint(len(data.pair_image), (128,), generator=g)
+        img, cap = data.pair_image[pick], data.pair_caption[pick]
+        shift = torch.randint(-2, 3, (2,), generator=g).tolist()  # +-2 px: not pixel-exact features
+        x = torch.roll(data.x[img], shifts=shift, dims=(2, 3))
+        logits = model.embed_images(x) @ model.embed_text([data.captions[i] for i in cap.tolist()]).T / 0.1
+        k = cap_key[cap]
+        same = (k[:, None] == k[None, :]) & ~torch.eye(len(k), dtype=torch.bool)
+        logits = logits.masked_fill(same, -1e4)
+        target = torch.arange(len(k))
+        loss = F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if (step + 1) % 100 == 0:
+            print(f"matcher step {step + 1}/{steps}: loss {loss.item():.3f}", flush=True)
+    return model.eval()
+
+
+@torch.no_grad()
+def r_precision(model: Matcher, images: torch.Tensor, captions: list[dict], pool: list[dict], seed: int) -> np.ndarray:
+    """1 where the true caption outranks 99 captions of other content, per image."""
+    rng = np.random.default_rng(seed)
+    key = lambda c: (c["label"], tuple(sorted(c["asked"].items())))  # noqa: E731
+    pool_keys = [key(c) for c in pool]
+    f = torch.cat([model.embed_images(images[i:i + 500]) for i in range(0, len(images), 500)])
+    hits = []
+    for i, c in enumerate(captions):
+        others = [j for j, k in enumerate(pool_keys) if k != key(c)]
+        cand = [c["caption"]] + [pool[j]["caption"] for j in rng.choice(others, 99, replace=False)]
+        s = model.embed_text(cand) @ f[i]
+        hits.append(float(s[0] > s[1:].max()))
+    return np.array(hits)
+
+
+# ---- images for each method ---------------------------------------------------------------
+def retrieval(captions: list[dict], held, lev: dict, seed: int) -> torch.Tensor:
+    """Per caption, a held-out real image of its class whose levels match what it asks (the best
+    partial match where none matches all)."""
+    rng = np.random.default_rng(seed)
+    y = held.labels.numpy()
+    out = []
+    for c in captions:
+        score = sum((lev[k] == v).astype(int) for k, v in c["asked"].items() if v != 0) + 100 * (y == c["label"])
+        best = np.flatnonzero(score == score.max())
+        out.append(int(rng.choice(best)))
+    return held.x[out]
+
+
+def scores(images: torch.Tensor, captions: list[dict], base: str, thr: dict, clf, matcher, pool, seed) -> dict:
+    images = images.clamp(-1, 1)
+    labels = np.array([c["label"] for c in captions])
+    _, probs = clf(images)
+    values = attr.measure(((images[:, 0].numpy() + 1) / 2), attr.SET_ATTRIBUTES[base])
+    asked = {k: np.array([c["asked"][k] for c in captions]) for k in values}
+    match = attr.binary_match(values, labels, asked, thr)
+    rp = r_precision(matcher, images, captions, pool, seed)
+    groups = np.array([c["group"] for c in captions])
+    out = {}
+    for grp in GROUPS:
+        m = groups == grp
+        row = {"r_precision": float(rp[m].mean()), "class_acc": float((probs.argmax(1)[m] == labels[m]).mean())}
+        for k, v in match.items():
+            row[k] = float(np.nanmean(v[m])) if np.isfinite(v[m]).any() else None
+        out[grp] = row
+    return out
+
+
+def distribution(images: torch.Tensor, real: torch.Tensor, clf) -> dict:
+    fg, fr = clf(images)[0], clf(real)[0]
+    return {"fid": fid(fg, fr), **{k: prdc(fr, fg)[k] for k in ("precision", "recall")}}
+
+
+# ---- one data set -------------------------------------------------------------------------
+def run_set(data_name: str, args, work: Path) -> dict:
+    base = data_name.removesuffix("-captions")
+    train, held = load_builtin(base, "train"), load_builtin(base, "eval")
+    thr = train.info["attributes"]["thresholds"]
+    clf = load_extractor(CLASSIFIER[base])
+    res = {"data": data_name, "train_images": len(train.x), "heldout_images": len(held.x), "methods": {}}
+    t0 = time.time()
+    matcher = train_matcher(train, base, args.matcher_steps, args.seed)
+    res["matcher_seconds"] = round(time.time() - t0, 1)
+    captions = attr.evaluation_captions(base, args.per_group, seed=args.seed + 1)
+    lev = attr.levels(attr.measure((held.x[:, 0].numpy() + 1) / 2, attr.SET_ATTRIBUTES[base]),
+                      held.labels.numpy(), thr)
+    seen = [i for i, c in enumerate(captions) if c["group"] == "seen"]
+    real_ref = held.x[torch.randperm(len(held.x), generator=torch.Generator().manual_seed(0))[:len(seen)]]
+    floor_imgs = train.x[torch.randperm(len(train.x), generator=torch.Generator().manual_seed(1))[:len(seen)]]
+    res["floor"] = distribution(floor_imgs, real_ref, clf)
+    texts = [c["caption"] for c in captions]
+    pool = captions + attr.evaluation_captions(base, 200, seed=args.seed + 100)  # R-precision distractors
+    for method in args.methods:
+        t0 = time.time()
+        row = {}
+        if method == "real (retrieval)":
+            images = retrieval(captions, held, lev, args.seed)
+        else:
+            family = "text2img" if method == "text2img" else "cgan"
+            opts = {"steps": args.steps} if args.steps and family == "text2img" else {}
+            print(f"training {family} on {data_name}", flush=True)
+            run = ganforge.train(data_name, model=family, out=work / f"{base}-{family}", seed=args.seed,
+                                 progress=False, log_every=100, sample_every=10**6, ckpt_every=10**6, **opts)
+            row["train_seconds"] = round(time.time() - t0, 1)
+            row["steps"] = run.config["config"]["steps"]
+            model = ganforge.load(run.path)
+            if family == "text2img":
+                images, _ = model.sample_tensor(1, texts, seed=args.seed)
+            else:
+                images, _ = model.sample_tensor(len(captions), labels=[c["label"] for c in captions], seed=args.seed)
+        row["groups"] = scores(images, captions, base, thr, clf, matcher, pool, args.seed)
+        row["distribution"] = distribution(images[seen], real_ref, clf)
+        res["methods"][method] = row
+        print(method, json.dumps(row["groups"]["seen"]), flush=True)
+    grid_caps = [c for c in captions if c["group"] == "seen"][:8]
+    if "text2img" in res["methods"]:
+        model = ganforge.load(work / f"{base}-text2img")
+        out = RESULTS / f"text2img_{base}.png"
+        model.write(out, 8, text=[c["caption"] for c in grid_caps], seed=args.seed)
+        res["grid"] = {"png": out.name, "rows": [c["caption"] for c in grid_caps]}
+    return res
+
+
+def table(res: dict) -> str:
+    attrs = attr.SET_ATTRIBUTES[res["data"].removesuffix("-captions")]
+    head = ["method", "captions", "R-precision", "class acc", *[f"{a} acc" for a in attrs]]
+    lines = [f"### {res['data']}: {res['train_images']:,} training images, {res['heldout_images']:,} held out\n",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
+    for name, row in res["methods"].items():
+        for grp in GROUPS:
+            g = row["groups"][grp]
+            lines.append(f"| {name} | {grp} | {fmt(g['r_precision'])} | {fmt(g['class_acc'])} | "
+                         + " | ".join(fmt(g[a]) for a in attrs) + " |")
+    lines += ["", "| method | FID | precision | recall | training |", "|---|---|---|---|---|"]
+    fl = res["floor"]
+    lines.append(f"| floor (real train vs held-out) | {fl['fid']:.2f} | {fl['precision']:.3f} | {fl['recall']:.3f} | - |")
+    for name, row in res["methods"].items():
+        d = row["distribution"]
+        t = f"{row['steps']} steps, {row['train_seconds']:.0f} s" if "steps" in row else "-"
+        lines.append(f"| {name} | {d['fid']:.2f} | {d['precision']:.3f} | {d['recall']:.3f} | {t} |")
+    if "grid" in res:
+        lines += ["", f"Samples: `{res['grid']['png']}`, one row per caption: "
+                  + "; ".join(f"\"{c}\"" for c in res["grid"]["rows"]) + "."]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", nargs="+", default=["mnist5k-captions"])
+    p.add_argument("--methods", nargs="+", default=["text2img", "cgan", "real (retrieval)"])
+    p.add_argument("--steps", type=int, help="text2img steps (default: its own)")
+    p.add_argument("--per-group", type=int, default=300)
+    p.add_argument("--matcher-steps", type=int, default=800)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--work", default=None, help="folder for the runs (default: a new dated one under runs/)")
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    work = Path(args.work or f"runs/bench-text2img-{time.strftime('%Y%m%d-%H%M%S')}")
+    if work.exists() and any(work.iterdir()):
+        sys.exit(f"error: {work} already holds files; pass a new --work folder")
+    prov = provenance()
+    t0 = time.time()
+    results = [run_set(d, args, work) for d in args.data]
+    prov["seconds"] = round(time.time() - t0)
+    doc = {"provenance": prov, "protocol": __doc__, "results": results}
+    (RESULTS / "text2img.json").write_text(json.dumps(doc, indent=2))
+    body = ("R-precision: true caption ranked first among 100 by a matching model trained here on real "
+            "pairs (own text encoder). Class accuracy: shipped classifier. Attribute accuracy: measured "
+            "on the pixels, asked side of the class median (chance 0.5). Protocol: benchmarks/text2img.py."
+            f" Whole benchmark: {prov['seconds'] / 60:.0f} min.\n\n" + "\n".join(table(r) for r in results))
+    write_result("text2img", "Text to image: R-precision, class and attribute accuracy", body, prov)
+
+
+if __name__ == "__main__":
+    main()
