@@ -207,6 +207,10 @@ from .apps.cli import COMMANDS as _i2i_commands  # noqa: E402  (translate, color
 for _c in _i2i_commands:
     cli.add_command(_c)
 
+from .apps.export import export as _export  # noqa: E402  (ganforge export RUN --format onnx)
+
+cli.add_command(_export)
+
 from .apps.style import COMMANDS as _style_commands  # noqa: E402  (mix, walk, project)
 
 for _c in _style_commands:
