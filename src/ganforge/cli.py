@@ -211,6 +211,10 @@ from .apps.export import export as _export  # noqa: E402  (ganforge export RUN -
 
 cli.add_command(_export)
 
+from .dashboard.cli import dashboard as _dashboard  # noqa: E402  (ganforge dashboard [RUNS_DIR])
+
+cli.add_command(_dashboard)
+
 from .apps.style import COMMANDS as _style_commands  # noqa: E402  (mix, walk, project)
 
 for _c in _style_commands:
