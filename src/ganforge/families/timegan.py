@@ -69,6 +69,16 @@ def _moments(x, m):
     return mean, torch.sqrt(var + 1e-6)
 
 
+def _mean_over_ranks(v: torch.Tensor) -> float:
+    """The loss averaged over torchrun ranks, so every rank takes the same branch (a rank that
+    skipped D's update would skip the gradient all-reduce the others wait in)."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        v = v.clone()
+        torch.distributed.all_reduce(v)
+        v /= torch.distributed.get_world_size()
+    return float(v)
+
+
 class TimeGAN(Family):
     name = "timegan"
     summary = "time series (TimeGAN: embedding + supervised + adversarial, GRU); DATA: sines, sp500, .csv, .npz"
@@ -172,7 +182,7 @@ class TimeGAN(Family):
             h_hat = self.nets["S"](e_hat)
         loss = (_bce(self.nets["D"](h), 1.0, m) + _bce(self.nets["D"](h_hat), 0.0, m)
                 + self.cfg.gamma * _bce(self.nets["D"](e_hat), 0.0, m))
-        if loss.item() <= D_THRESHOLD:  # the authors' rule: D rests while it is ahead
+        if _mean_over_ranks(loss.detach()) <= D_THRESHOLD:  # the authors' rule: D rests while it is ahead
             return torch.zeros((), requires_grad=True), {"d_loss": loss.detach()}
         return loss, {"d_loss": loss.detach()}
 
