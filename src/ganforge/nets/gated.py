@@ -39,6 +39,13 @@ class GatedConv(nn.Module):
         pad = dilation * (k - 1) // 2
         self.conv = nn.Conv2d(c_in, 2 * c_out, k, stride, pad, dilation=dilation)
         self.act = act
+        # Signal-preserving start: He init for the features and gates that start mostly open
+        # (sigmoid(2) = 0.88). With PyTorch's default init each layer shrank its input (ELU x a
+        # half-open gate): the last layer saw features of ~5e-3, so the learned correction to
+        # the smooth fill stayed ~0 (0.05 of 255 after 200 steps; none measurable at 1200).
+        nn.init.kaiming_normal_(self.conv.weight[:c_out], nonlinearity="relu")
+        nn.init.zeros_(self.conv.bias[:c_out])
+        nn.init.constant_(self.conv.bias[c_out:], 2.0)
 
     def forward(self, x):
         h, g = self.conv(x).chunk(2, dim=1)
