@@ -1,8 +1,12 @@
 """`ganforge dashboard`: pages, JSON endpoints, path-escape refusal, token off localhost, speed.
 Starlette's TestClient, no network."""
+import contextlib
 import json
 import os
+import shutil
+import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -153,3 +157,56 @@ def test_a_big_run_opens_fast(tmp_path):
     print(f"10,000 records + 500 grids: first open {first:.3f} s, next poll + page {again:.3f} s")
     assert len(d["samples"]) == 500 and len(d["curves"]["d_loss"]) <= 601 and d["step"] == 10_000
     assert first < 1.0 and again < 0.5
+
+
+CHROMIUM = next((shutil.which(b) for b in ("chromium-headless-shell", "chromium", "chromium-browser")
+                 if shutil.which(b)), None)
+
+
+@contextlib.contextmanager
+def _serving(app):
+    import socket
+
+    import uvicorn
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(200):
+        if server.started:
+            break
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def _dom(url):
+    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=4000", "--dump-dom", url]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=60).stdout
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no headless Chromium installed (optional: apt-get install chromium-headless-shell)")
+def test_the_pages_render_in_headless_chromium(runs):
+    """The scripts run in a real browser: rows, curves, findings, slider and grid drawn from the
+    JSON; a new record and grid show up; the token's cookie carries the page's own requests."""
+    with _serving(create_app(runs)) as url:
+        index = _dom(url + "/")
+        assert 'href="/run/a"' in index and ">warning<" in index and "fid 2.5" in index
+        page = _dom(url + "/run/a")
+        assert page.count('<svg class="curve"') == 3 and "<polyline" in page and "<rect" in page  # finding shaded
+        assert "d_overpowering" in page and "advice: lower --lr-d" in page
+        assert 'max="1"' in page and "/api/run/a/samples/step_0000020.png" in page and "step 20 (2/2)" in page
+        assert "<td>FID</td>" in page and ">0.2<" in page
+        with open(runs / "a" / "log.jsonl", "a") as f:
+            f.write('\n{"step": 30, "d_loss": 1.0, "health": "healthy"}\n')
+        (runs / "a" / "samples" / "step_0000030.png").write_bytes(PNG)
+        page = _dom(url + "/run/a")
+        assert "step 30/100" in page and 'max="2"' in page and "step_0000030.png" in page
+    with _serving(create_app(runs, token="s3cret")) as url:
+        assert 'href="/run/a"' not in _dom(url + "/")
+        assert 'href="/run/a"' in _dom(url + "/?token=s3cret")

@@ -2,7 +2,7 @@
 "use strict";
 const POLL_MS = 2000;
 const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c]));
-const fmt = (v) => typeof v !== "number" ? (v ?? "–") : Math.abs(v) >= 1000 || v === Math.round(v) ? String(Math.round(v * 1000) / 1000) : v.toPrecision(4);
+const fmt = (v) => typeof v !== "number" ? (v ?? "–") : Math.abs(v) >= 1000 ? String(Math.round(v)) : String(Number(v.toPrecision(4)));
 const ago = (t) => { if (!t) return "–"; const s = Date.now() / 1000 - t; return s < 60 ? `${Math.round(s)} s ago` : s < 3600 ? `${Math.round(s / 60)} min ago` : new Date(t * 1000).toLocaleString(); };
 const runPath = (name) => name.split("/").map(encodeURIComponent).join("/");
 
