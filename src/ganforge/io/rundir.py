@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import json
 import platform
-import re
 from pathlib import Path
 
 import torch
 
-from .checkpoint import atomic_write_text
+from .checkpoint import atomic_write_text, stale_temp_files
 from .errors import GanforgeError
+from .lock import LOCK
 
 CONFIG, LOG, CHECKPOINT, SAMPLES = "config.json", "log.jsonl", "checkpoint.safetensors", "samples"
 
@@ -32,8 +32,8 @@ class RunDir:
         if self.path.exists() and not self.path.is_dir():
             raise GanforgeError(f"--out {self.path} is a file; pass a folder for the run")
         # a run's lock and a killed write's temp file are ganforge's own, not the user's
-        theirs = [p for p in self.path.iterdir() if p.name != ".ganforge.lock"
-                  and not re.fullmatch(r"\..+\.[a-z0-9_]{8}\.tmp", p.name)] if self.path.is_dir() else []
+        own = {LOCK, *(p.name for p in stale_temp_files(self.path))} if self.path.is_dir() else set()
+        theirs = [p for p in self.path.iterdir() if p.name not in own] if self.path.is_dir() else []
         if theirs and not self.config_path.exists():
             raise GanforgeError(f"--out {self.path} already holds files and is not a ganforge run; "
                                 f"choose a new or empty folder (nothing in it was changed)")
