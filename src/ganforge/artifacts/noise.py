@@ -16,12 +16,11 @@ from torch import nn
 from ..io.checkpoint import atomic_write
 from ..io.errors import GanforgeError
 from ..io.images import grid, save_png, scatter_png, to_uint8
-from ..nets import build_net
 from .saved import (
     FILTER_WEIGHTS,
     GENERATOR_JSON,
     GENERATOR_WEIGHTS,
-    load_weights,
+    load_net,
     read_generator,
 )
 
@@ -54,8 +53,7 @@ class Generator:
         net, info = read_generator(run_dir, "noise")
         filter_net = None
         if "filter" in info and (run_dir / FILTER_WEIGHTS).exists():
-            filter_net = build_net(info["filter"]["net"])
-            load_weights(filter_net, run_dir / FILTER_WEIGHTS)
+            filter_net = load_net(info["filter"]["net"], run_dir / FILTER_WEIGHTS)
         elif "filter" in info:
             info = {k: v for k, v in info.items() if k != "filter"}
         return cls(net, info, device, filter_net)
