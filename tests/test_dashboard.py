@@ -59,6 +59,7 @@ def test_runs_page_and_json(runs):
     assert c.get("/static/app.js").status_code == 200 and c.get("/static/style.css").status_code == 200
     doc = c.get("/api/runs").json()
     assert [r["name"] for r in doc["runs"]] == ["a"]
+    assert c.get("/api/run/a/model").json()["available"] is False  # no generator yet: no sliders
     r = doc["runs"][0]
     assert (r["family"], r["data"], r["step"], r["steps"], r["status"]) == ("gan", "ring8", 20, 100, "warning")
     assert r["best"] == {"metric": "fid", "value": 2.5, "step": 20} and r["updated"] > 0
@@ -136,11 +137,29 @@ def test_dashboard_cli_errors(cli, tmp_path, monkeypatch):
     assert code == 2 and "pip install 'ganforge[dashboard]'" in err and len(err.strip().splitlines()) == 1
 
 
-def test_a_real_run_is_shown(tmp_path):
-    ganforge.train("ring8", out=tmp_path / "runs" / "ring", steps=20, **FAST)
-    d = TestClient(create_app(tmp_path / "runs")).get("/api/run/ring").json()
-    assert d["family"] == "vanilla" and d["step"] == 20 and d["status"] in ("healthy", "warning", "problem")
+def test_a_real_run_is_shown_and_sampled(tmp_path):
+    ganforge.train("digits", model="cgan", out=tmp_path / "runs" / "dig", steps=20, channels=16, **FAST)
+    c = TestClient(create_app(tmp_path / "runs"))
+    d = c.get("/api/run/dig").json()
+    assert d["family"] == "cgan" and d["step"] == 20 and d["status"] in ("healthy", "warning", "problem")
     assert {"d_loss", "g_loss", "D_real", "D_fake", "gnorm_D"} <= set(d["curves"]) and len(d["samples"]) == 2
+    m = c.get("/api/run/dig/model").json()
+    assert m["available"] and m["num_classes"] == 10 and not m["truncation"]
+    a, b = (c.get("/api/run/dig/model.png", params={"seed": s, "label": "3", "n": 16}) for s in (1, 2))
+    assert a.status_code == 200 and a.content[:4] == b"\x89PNG" and a.content != b.content  # seeds differ
+    assert a.content == c.get("/api/run/dig/model.png?seed=1&label=3&n=16").content  # and repeat
+    dl = c.get("/api/run/dig/model.png?seed=1&download=1")
+    assert "attachment" in dl.headers["content-disposition"]
+    for q, says in [("label=99", "out of range"), ("n=0", "n must be"), ("seed=x", "integers"),
+                    ("truncation=0.5", "stylegan")]:
+        r = c.get(f"/api/run/dig/model.png?{q}")
+        assert r.status_code == 400 and r.text.startswith("error:") and says in r.text, q
+    assert c.get("/api/run/../model.png").status_code == 404
+    if CHROMIUM:  # the sliders' script draws the grid in a real browser
+        with _serving(create_app(tmp_path / "runs")) as url:
+            page = _dom(url + "/run/dig")
+        assert '<section id="model">' in page and 'id="m-grid" alt="samples of the trained model" src="blob:' in page
+        assert '<option value="3">3</option>' in page
 
 
 def test_a_big_run_opens_fast(tmp_path):

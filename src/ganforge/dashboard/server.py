@@ -10,11 +10,14 @@ import secrets
 from importlib import resources
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from ..io.errors import GanforgeError
+from .model import Models
 from .runs import Refused, RunsRoot
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -44,14 +47,16 @@ class TokenGate(BaseHTTPMiddleware):
 
 
 def create_app(runs_dir, token: str | None = None) -> Starlette:
-    root = RunsRoot(runs_dir)
+    root, models = RunsRoot(runs_dir), Models()
 
     def guarded(fn):
         async def endpoint(request):
             try:
-                return fn(request, **request.path_params)
+                return await run_in_threadpool(fn, request, **request.path_params)
             except Refused:
                 return PlainTextResponse("not found", 404)
+            except GanforgeError as e:  # the CLI's one line, for the page to show
+                return PlainTextResponse(f"error: {e}", 400)
         return endpoint
 
     def runs(request):
@@ -69,6 +74,20 @@ def create_app(runs_dir, token: str | None = None) -> Starlette:
     def sample(request, name, file):
         return FileResponse(root.sample_file(name, file), media_type="image/png")
 
+    def model(request, name):
+        return JSONResponse(models.describe(root.run_dir(name)))
+
+    def model_png(request, name):
+        q = request.query_params
+        try:
+            n, seed = int(q.get("n", 64)), int(q.get("seed", 0))
+            psi = float(q["truncation"]) if q.get("truncation") not in (None, "") else None
+        except ValueError:
+            raise GanforgeError("n and seed must be integers, truncation a number") from None
+        png = models.png(root.run_dir(name), n=n, seed=seed, label=q.get("label"), truncation=psi)
+        headers = {"Content-Disposition": f'attachment; filename="samples_seed{seed}.png"'} if q.get("download") else {}
+        return Response(png, media_type="image/png", headers=headers)
+
     routes = [
         Route("/", lambda r: _asset("index.html")),
         Route("/run/{name:path}", guarded(lambda r, name: root.run_dir(name) and _asset("run.html"))),
@@ -76,6 +95,8 @@ def create_app(runs_dir, token: str | None = None) -> Starlette:
                                         else PlainTextResponse("not found", 404))),
         Route("/api/runs", runs),
         Route("/api/run/{name:path}/samples/{file}", guarded(sample)),
+        Route("/api/run/{name:path}/model.png", guarded(model_png)),
+        Route("/api/run/{name:path}/model", guarded(model)),
         Route("/api/run/{name:path}", guarded(run)),
     ]
     middleware = [Middleware(TokenGate, token=token)] if token else []

@@ -107,10 +107,36 @@ function setupSlider() {
   });
 }
 
+// ---- the trained model: seed / truncation / label sliders ---------------------------------
+async function setupModel() {
+  const info = await getJSON(`/api/run/${runPath(state.name)}/model`).catch(() => ({available: false}));
+  if (!info.available) return;
+  const $ = (id) => document.getElementById(id);
+  $("model").hidden = false;
+  $("m-psi-box").hidden = !info.truncation;
+  $("m-label-box").hidden = !info.num_classes;
+  for (let i = 0; i < info.num_classes; i++) $("m-label").add(new Option(info.class_names[i] ?? String(i), String(i)));
+  const draw = async () => {
+    const q = new URLSearchParams({seed: $("m-seed").value, n: "64"});
+    if (info.truncation) q.set("truncation", $("m-psi").value);
+    if ($("m-label").value) q.set("label", $("m-label").value);
+    $("m-seed-v").textContent = $("m-seed").value; $("m-psi-v").textContent = $("m-psi").value;
+    const url = `/api/run/${runPath(state.name)}/model.png?${q}`;
+    const r = await fetch(url);
+    if (!r.ok) { $("m-error").textContent = await r.text(); return; }
+    $("m-error").textContent = "";
+    $("m-grid").src = URL.createObjectURL(await r.blob());
+    $("m-download").href = `${url}&download=1`;
+  };
+  for (const id of ["m-seed", "m-psi", "m-label"]) $(id).addEventListener("change", draw);
+  draw();
+}
+
 if (document.body.dataset.page === "run") {
   state.name = decodeURIComponent(location.pathname.replace(/^\/run\//, ""));
   document.getElementById("name").textContent = state.name;
   setupSlider();
+  setupModel();
   poll(runPage);
 } else {
   poll(runsPage);
