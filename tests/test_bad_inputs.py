@@ -341,3 +341,14 @@ def test_odd_but_valid_inputs_are_accepted(tmp_path, cli):
     assert code == 0, err
     code, out, err = cli("tabular", "sample", tmp_path / "tab", "-n", 20, "--out", tmp_path / "s.csv")
     assert code == 0 and (tmp_path / "s.csv").read_text().startswith("x,y,z\n"), err
+
+
+def test_resume_takes_its_data_from_the_checkpoint_not_an_edited_config_json(tmp_path, cli):
+    """A run folder's config.json naming data outside it (`..`) does not redirect training."""
+    for i in range(4):
+        img(tmp_path / "outside" / f"{i}.png")
+    ring = trained(tmp_path)
+    edit_json(ring / "config.json", lambda d: d["config"].update(data="../../outside"))
+    code, _, err = cli("resume", ring, "--steps", 3, "--quiet")
+    assert code == 0, err
+    assert json.loads((ring / "config.json").read_text())["config"]["data"] == "ring8"

@@ -125,8 +125,12 @@ def _train(data, **kwargs):
 def resume(run_dir, quiet, **options):
     """Continue RUN_DIR where it stopped, with the options it was started with."""
     from .api import Run
-    data = Run(run_dir).config["config"]["data"]
-    _train(data, out=run_dir, resume=True, progress=not quiet, **options)
+    from .io.checkpoint import read_metadata
+    run = Run(run_dir)
+    # the data the checkpoint was trained on (config.json only describes the run; a damaged or
+    # edited one must not send training to another folder)
+    saved = read_metadata(run.dir.checkpoint_path)["config"] if run.dir.has_checkpoint() else run.config["config"]
+    _train(saved["data"], out=run_dir, resume=True, progress=not quiet, **options)
 
 
 @cli.command()
