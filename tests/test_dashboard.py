@@ -56,6 +56,7 @@ def test_runs_page_and_json(runs):
     c = TestClient(create_app(runs))
     page = c.get("/")
     assert page.status_code == 200 and "ganforge" in page.text and "/static/app.js" in page.text
+    assert c.get("/compare?runs=a").status_code == 200
     assert c.get("/static/app.js").status_code == 200 and c.get("/static/style.css").status_code == 200
     doc = c.get("/api/runs").json()
     assert [r["name"] for r in doc["runs"]] == ["a"]
@@ -226,6 +227,10 @@ def test_the_pages_render_in_headless_chromium(runs):
         (runs / "a" / "samples" / "step_0000030.png").write_bytes(PNG)
         page = _dom(url + "/run/a")
         assert "step 30/100" in page and 'max="2"' in page and "step_0000030.png" in page
+        _fake_run(runs / "b", [{"step": 15, "d_loss": 0.9, "D_real": 0.7, "D_fake": 0.2}], samples=(5, 15))
+        page = _dom(url + "/compare?runs=a&runs=b")  # at the last step: a's grid 30, b's grid 15
+        assert "/api/run/a/samples/step_0000030.png" in page and "/api/run/b/samples/step_0000015.png" in page
+        assert page.count('<svg class="curve"') == 4 and ">0.9<" in page and "<td>" in page
     with _serving(create_app(runs, token="s3cret")) as url:
         assert 'href="/run/a"' not in _dom(url + "/")
         assert 'href="/run/a"' in _dom(url + "/?token=s3cret")

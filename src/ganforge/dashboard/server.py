@@ -90,6 +90,7 @@ def create_app(runs_dir, token: str | None = None) -> Starlette:
 
     routes = [
         Route("/", lambda r: _asset("index.html")),
+        Route("/compare", lambda r: _asset("compare.html")),
         Route("/run/{name:path}", guarded(lambda r, name: root.run_dir(name) and _asset("run.html"))),
         Route("/static/{file}", guarded(lambda r, file: _asset(file) if file in ("app.js", "style.css")
                                         else PlainTextResponse("not found", 404))),

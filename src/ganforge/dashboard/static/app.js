@@ -26,8 +26,10 @@ async function runsPage() {
   const doc = await getJSON("/api/runs");
   document.getElementById("root").textContent = doc.root;
   document.getElementById("empty").hidden = doc.runs.length > 0;
+  const picked = new Set([...document.querySelectorAll("#runs input:checked")].map((c) => c.value));
   document.querySelector("#runs tbody").innerHTML = doc.runs.map((r) => `<tr>
-    <td><a href="/run/${runPath(r.name)}">${esc(r.name)}</a></td><td>${esc(r.family)}</td><td>${esc(r.data)}</td>
+    <td><input type="checkbox" value="${esc(r.name)}" ${picked.has(r.name) ? "checked" : ""}>
+    <a href="/run/${runPath(r.name)}">${esc(r.name)}</a></td><td>${esc(r.family)}</td><td>${esc(r.data)}</td>
     <td class="num">${r.step}/${esc(r.steps)}</td><td><span class="status ${esc(r.status)}">${esc(r.status)}</span></td>
     <td class="num">${r.best ? `${esc(r.best.metric)} ${fmt(r.best.value)}` : "–"}</td><td>${esc(ago(r.updated))}</td></tr>`).join("");
 }
@@ -35,7 +37,7 @@ async function runsPage() {
 // ---- one run ---------------------------------------------------------------------------
 const CURVES = [["losses", ["d_loss", "g_loss"]], ["D(real) / D(fake)", ["D_real", "D_fake"]],
                 ["gradient norms", ["gnorm_D", "gnorm_G"]], ["diversity", ["div"]]];
-const COLORS = ["#1f77b4", "#d62728"];
+const COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"];
 
 function svgChart(title, series, findings, W = 360, H = 190) {
   const pts = series.flatMap(([, p]) => p);
@@ -132,12 +134,52 @@ async function setupModel() {
   draw();
 }
 
-if (document.body.dataset.page === "run") {
+// ---- compare runs at the same step ---------------------------------------------------------
+const cmp = {runs: [], steps: [], picked: null};
+const atOrBefore = (rows, step, get) => rows.filter((r) => get(r) <= step).pop();
+
+function drawCompare() {
+  const slider = document.getElementById("c-slider");
+  const step = cmp.steps[+slider.value] ?? 0;
+  document.getElementById("c-step").textContent = `step ${step}`;
+  document.querySelector("#compare tbody").innerHTML = cmp.runs.map((r) => {
+    const s = atOrBefore(r.samples, step, (x) => x.step);
+    const v = (k) => { const p = atOrBefore(r.curves[k] || [], step, (x) => x[0]); return p ? fmt(p[1]) : "–"; };
+    const e = atOrBefore(r.evals, step, (x) => x.step);
+    return `<tr><td><a href="/run/${runPath(r.name)}">${esc(r.name)}</a><br><span class="dim">${esc(r.family)} on ${esc(r.data)}</span></td>
+      <td>${s ? `<img class="cmp-grid" alt="grid of ${esc(r.name)} at step ${s.step}" src="/api/run/${runPath(r.name)}/samples/${encodeURIComponent(s.file)}"><br><span class="dim">step ${s.step}</span>` : "–"}</td>
+      <td class="num">${v("d_loss")}</td><td class="num">${v("D_real")}</td><td class="num">${v("D_fake")}</td>
+      <td class="num">${e ? fmt(e.fid) : "–"}</td></tr>`;
+  }).join("");
+}
+
+async function comparePage() {
+  const names = new URLSearchParams(location.search).getAll("runs");
+  cmp.runs = await Promise.all(names.map((n) => getJSON(`/api/run/${runPath(n)}`)));
+  cmp.steps = [...new Set(cmp.runs.flatMap((r) => r.samples.map((s) => s.step)))].sort((a, b) => a - b);
+  const slider = document.getElementById("c-slider");
+  const follow = +slider.value >= +slider.max;
+  slider.max = Math.max(0, cmp.steps.length - 1);
+  if (follow) slider.value = slider.max;
+  drawCompare();
+  document.getElementById("curves").innerHTML = ["d_loss", "D_real", "D_fake", "gnorm_D"].map((k) =>
+    svgChart(k, cmp.runs.filter((r) => r.curves[k]).map((r) => [r.name, r.curves[k]]), [])).join("");
+}
+
+if (document.body.dataset.page === "compare") {
+  document.getElementById("c-slider").addEventListener("input", drawCompare);
+  poll(comparePage);
+} else if (document.body.dataset.page === "run") {
   state.name = decodeURIComponent(location.pathname.replace(/^\/run\//, ""));
   document.getElementById("name").textContent = state.name;
   setupSlider();
   setupModel();
   poll(runPage);
 } else {
+  document.getElementById("compare-btn").addEventListener("click", () => {
+    const q = new URLSearchParams();
+    document.querySelectorAll("#runs input:checked").forEach((c) => q.append("runs", c.value));
+    if ([...q].length) location.href = `/compare?${q}`;
+  });
   poll(runsPage);
 }
