@@ -77,6 +77,8 @@ def train(data: str = "ring8", model: str | None = None, out: str | Path | None 
     if model is not None:
         opts["model"] = model
     opts["data"] = str(data)
+    if opts.get("minutes") is not None and opts.get("steps") is not None:
+        raise GanforgeError("give --steps or --minutes, not both")
     run = RunDir(Path(out) if out is not None else Path(opts["out"]) if opts.get("out") else _default_out(str(data)))
     opts["out"] = str(run.path)
     if resume:
@@ -86,6 +88,9 @@ def train(data: str = "ring8", model: str | None = None, out: str | Path | None 
         if opts.get("model", saved["model"]) != saved["model"]:
             raise GanforgeError(f"cannot resume {run.path}: it trains --model {saved['model']}, "
                                 f"not {opts['model']}; drop --model or use another --out")
+        saved.pop("minutes", None)  # a budget is for one session: --resume --minutes M gives M more
+        if opts.get("minutes") is not None:
+            saved.pop("steps", None)
         opts = {**saved, **opts}
     family = choose_family(opts.get("model"), opts.get("preset"), str(data), _builtin_kind(str(data)),
                            unconditional=unconditional)

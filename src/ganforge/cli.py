@@ -40,6 +40,7 @@ def cli():
 @click.option("--loss", type=click.Choice(LOSSES), help="Adversarial loss (default: the family's recipe for the data).")
 @click.option("--preset", help="Named architecture preset, e.g. 'seed' (100->128->784 MLP GAN).")
 @click.option("--steps", type=int, help="Generator updates in total.")
+@click.option("--minutes", type=float, help="Train for this long instead of --steps (steps from the measured speed).")
 @click.option("--batch-size", type=int, help="Examples per step (per process under torchrun).")
 @click.option("--lr", type=float, help="Learning rate of G and D.")
 @click.option("--lr-g", type=float, help="Learning rate of G (overrides --lr).")
@@ -61,6 +62,7 @@ def cli():
 @click.option("--sample-filter/--no-sample-filter", default=None,
               help="Sampling keeps only fakes D scores like real data (default: on for 2D points).")
 @click.option("--ac-weight", type=float, help="cgan: AC-GAN classifier loss weight (0 = off).")
+@click.option("--mbstd", type=int, help="dcgan/cgan: minibatch-std group size in D (0 = off).")
 @click.option("--image-size", type=int, help="Resize folder images to this square size.")
 @click.option("--augment", type=click.Choice(("off", "diffaug", "ada")),
               help="Augment D's inputs, real and fake: diffaug (always) or ada (adaptive p); default ada below 2,000 images.")

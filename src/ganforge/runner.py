@@ -6,6 +6,7 @@ folder, health monitor, training-time evaluation, resume checks and rank-0 guard
 from __future__ import annotations
 
 import dataclasses
+import time
 import contextlib
 from pathlib import Path
 
@@ -37,6 +38,29 @@ def saved_options(run: RunDir, family: type[Family]) -> dict:
     return {**newer, **{k: (tuple(v) if k == "betas" else v) for k, v in saved.items() if k in own}}
 
 
+class Budget:
+    """`--minutes M`: the number of steps follows the measured speed. At every log step the steps
+    left are re-planned from the wall time per step so far (including the monitor, previews and
+    checkpoints), so a slow start or a busy machine corrects itself; a --lr-decay schedule reads
+    the planned total each step. The last plan is the run's `steps` (saved with it)."""
+
+    def __init__(self, minutes: float):
+        self.seconds = 60 * minutes
+
+    def start(self, trainer) -> None:
+        if trainer.dist.enabled:  # callbacks run on rank 0 only: the ranks would plan different ends
+            raise GanforgeError("--minutes is not available under torchrun; give --steps")
+        self.t0, self.step0 = time.monotonic(), trainer.step
+
+    def __call__(self, trainer, record: dict) -> None:
+        done = trainer.step - self.step0
+        spent = time.monotonic() - self.t0
+        if done > 0 and spent > 0:
+            left = int(max(0.0, self.seconds - spent) * done / spent)
+            trainer.cfg.steps = trainer.step + left  # left = 0: this step is the last
+            record["planned_steps"] = trainer.cfg.steps
+
+
 def fit(family_cls: type[Family], dataset, cfg, out: str | Path, resume: bool = False,
         callbacks=(), progress: bool = True) -> Trainer:
     """Train `family_cls` on `dataset` with options `cfg` into the run folder `out`."""
@@ -45,6 +69,8 @@ def fit(family_cls: type[Family], dataset, cfg, out: str | Path, resume: bool = 
         callbacks = [*callbacks, EvalCallback(dataset, cfg)]
     # The health monitor comes first: it must see non-finite numbers before the others.
     callbacks = [HealthMonitor(dataset, cfg), *callbacks]
+    if getattr(cfg, "minutes", None):
+        callbacks.append(Budget(cfg.minutes))
     torch.manual_seed(cfg.seed)
     family = family_cls(cfg, dataset.meta())  # validates model x data before touching disk
     if resume:

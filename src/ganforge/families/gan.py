@@ -61,6 +61,7 @@ class VanillaOptions(GANOptions):
 @dataclass
 class DCGANOptions(GANOptions):
     channels: int = 64                # conv base width
+    mbstd: int = 0                    # minibatch-std group size in D (ProGAN); 0 = off
     pack: int = 1
     sample_filter: bool | None = run_option(None)
 
@@ -70,6 +71,7 @@ class CGANOptions(GANOptions):
     hidden: int = 128                 # MLP width (2D points)
     depth: int = 2
     channels: int = 64                # conv base width (images)
+    mbstd: int = 0                    # minibatch-std group size in D (ProGAN); 0 = off
     ac_weight: float = 0.0            # > 0: AC-GAN auxiliary classifier head on D
     projection: bool = True           # projection discriminator
 
@@ -120,7 +122,8 @@ def net_specs(cfg, meta: dict) -> dict[str, dict]:
         return {"G": {"net": "conv_g", "kwargs": dict(z_dim=cfg.z_dim, out_shape=shape,
                                                       channels=cfg.channels, num_classes=nc,
                                                       cond_bn=nc > 0)},
-                "D": {"net": "conv_d", "kwargs": dict(in_shape=d_shape, channels=cfg.channels, **d_common)}}
+                "D": {"net": "conv_d", "kwargs": dict(in_shape=d_shape, channels=cfg.channels, **d_common,
+                                                      **({"mbstd": cfg.mbstd} if getattr(cfg, "mbstd", 0) else {}))}}
     return {"G": {"net": "mlp_g", "kwargs": dict(z_dim=cfg.z_dim, out_shape=shape, hidden=cfg.hidden,
                                                  depth=cfg.depth, num_classes=nc,
                                                  tanh=kind == "images")},
