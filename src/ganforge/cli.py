@@ -96,21 +96,27 @@ def cli():
 @click.option("--on-problem", type=click.Choice(["warn", "fix", "stop"]),
               help="Health monitor action on a problem: warn (default), fix (roll back + change), stop.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def train(data, model, out, resume, config_file, quiet, **options):
+@click.option("--tensorboard", is_flag=True, help="Also write scalars, sample grids and findings to RUN/tensorboard/.")
+def train(data, model, out, resume, config_file, quiet, tensorboard, **options):
     """Train a GAN on DATA: a built-in name (listed below), a folder of images (sub-folders =
     classes) or a .npz with 'images' [and 'labels']. Image-to-image models train on random
     crops (--image-size) of full-size photos. An option the chosen family does not use is
     refused. With --resume the saved options are kept: give only what you change (--steps)."""
-    _train(data, model=model, out=out, resume=resume, config=config_file, progress=not quiet, **options)
+    _train(data, model=model, out=out, resume=resume, config=config_file, progress=not quiet,
+           tensorboard=tensorboard, **options)
 
 
-def _train(data, **kwargs):
+def _train(data, tensorboard=False, **kwargs):
     import time
 
     from .api import train as api_train
     from .families import family_class
+    from .report.tensorboard import TensorBoardWriter
     t0 = time.time()
-    run = api_train(data, **kwargs)
+    tb = TensorBoardWriter() if tensorboard else None  # checks the package before training
+    run = api_train(data, callbacks=[tb] if tb else (), **kwargs)
+    if tb:
+        tb.close(run.path)
     click.echo(f"trained {run.config['family']} on {data} to step {run.step} "
                f"in {time.time() - t0:.0f} s -> {run.path}")
     use = family_class(run.config["family"]).next_command
