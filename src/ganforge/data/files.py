@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 
 from ..io.errors import GanforgeError
-from ..io.images import IMAGE_SUFFIXES, flatten_alpha, is_grey, open_image
+from ..io.images import IMAGE_SUFFIXES, flatten_alpha, has_alpha, is_grey, open_image
 from .base import Dataset
 
 
@@ -52,15 +52,20 @@ def load_folder(root: Path, image_size: int | None = None) -> Dataset:
 
 def read_images(paths: list[Path], image_size: int | None = None) -> tuple[torch.Tensor, dict]:
     """Image files -> (N, C, S, S) in [-1, 1] by the resize policy above, and its description."""
-    images = [flatten_alpha(open_image(p)) for p in paths]
-    grey = all(is_grey(im) for im in images)
+    heads = []  # headers first (mode, size), so one decoded image at a time is ever in memory
+    for p in paths:
+        with open_image(p, decode=False) as im:
+            heads.append((is_grey(im) and not has_alpha(im), min(im.size)))
+    grey = all(g for g, _ in heads)
     mode = "L" if grey else "RGB"
     if image_size is None:
-        short = int(np.median([min(im.size) for im in images]))
+        short = int(np.median([s for _, s in heads]))
         image_size = max(8, min(64, short // 4 * 4))
-    arr = np.stack([np.asarray(_square(im.convert(mode), image_size), dtype=np.uint8) for im in images])
-    if grey:
-        arr = arr[..., None]
+    arr = np.empty((len(paths), image_size, image_size, 1 if grey else 3), np.uint8)
+    for i, p in enumerate(paths):
+        with open_image(p) as im:
+            a = np.asarray(_square(flatten_alpha(im).convert(mode), image_size), dtype=np.uint8)
+        arr[i] = a[..., None] if grey else a
     x = torch.from_numpy(arr).permute(0, 3, 1, 2).float().div(127.5).sub(1.0).contiguous()
     return x, {"resize": f"centre-crop to square, Lanczos to {image_size}x{image_size}",
                "channels": "greyscale" if grey else "RGB (alpha composited on white)"}

@@ -20,14 +20,16 @@ OUT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP", ".
 GREY_MODES = ("L", "LA", "1", "I", "I;16", "F")
 
 
-def open_image(path: Path, what: str = "image") -> Image.Image:
-    """Decode an image file fully (a truncated file fails here, not mid-training)."""
+def open_image(path: Path, what: str = "image", decode: bool = True) -> Image.Image:
+    """Decode an image file fully (a truncated file fails here, not mid-training); with
+    `decode=False` only its header is read (mode, size), checked the same way."""
     path = Path(path)
     if not path.is_file():
         raise GanforgeError(f"{what} {path} does not exist; check the path")
     try:
         im = Image.open(path)
-        im.load()
+        if decode:
+            im.load()
         return im
     except Image.DecompressionBombError as e:  # a header claiming billions of pixels
         claimed = re.findall(r"\((\d+) pixels\)", str(e))
@@ -39,9 +41,13 @@ def open_image(path: Path, what: str = "image") -> Image.Image:
                             f"remove it or re-save it as PNG or JPEG") from None
 
 
+def has_alpha(im: Image.Image) -> bool:
+    return im.mode in ("RGBA", "LA") or (im.mode == "P" and "transparency" in im.info)
+
+
 def flatten_alpha(im: Image.Image) -> Image.Image:
     """Composite transparency onto white (a transparent pixel has no colour of its own)."""
-    if im.mode in ("RGBA", "LA") or (im.mode == "P" and "transparency" in im.info):
+    if has_alpha(im):
         im = im.convert("RGBA")
         bg = Image.new("RGBA", im.size, (255, 255, 255, 255))
         return Image.alpha_composite(bg, im).convert("RGB")
