@@ -145,6 +145,7 @@ def test_image_benchmark_trains_into_a_fresh_subfolder(tmp_path, monkeypatch):
     (tmp_path / "inpaint" / "notes.txt").write_text("mine")
     seen = []
     monkeypatch.setattr(mod, "bench_inpaint", lambda steps, out: seen.append(out) or [])
+    monkeypatch.setattr(mod, "write_result", lambda *a, **k: None)  # not into benchmarks/results/
     monkeypatch.setattr(sys, "argv", ["image_to_image.py", "--only", "inpaint", "--out", str(tmp_path)])
     mod.main()
     assert (tmp_path / "inpaint" / "notes.txt").read_text() == "mine"
