@@ -83,3 +83,13 @@ def test_mixed_size_folder_and_non_square_npz_train(tmp_path):
     np.savez(tmp_path / "wide.npz", images=_blobs(8, 30, 1)[:, :18, :])  # 18 x 30
     run = ganforge.train(str(tmp_path / "wide.npz"), out=tmp_path / "w", progress=False, **TINY)
     assert run.generator().sample(2, seed=0).samples.shape == (2, 18, 30, 1)
+
+
+def test_minutes_sets_the_steps_from_the_measured_speed(tmp_path, cli):
+    run = ganforge.train("digits", out=tmp_path / "m", minutes=0.05, progress=False, log_every=5,
+                         sample_every=10_000, ckpt_every=10_000)
+    planned = [r["planned_steps"] for r in run.log if "planned_steps" in r]
+    # a 3-second budget ends far short of the recipe's 1,500 steps, where it planned to
+    assert planned and run.step == planned[-1] == run.config["config"]["steps"] < 1500
+    code, _, err = cli("train", "digits", "--steps", "5", "--minutes", "1", "--out", tmp_path / "x")
+    assert code == 2 and "give --steps or --minutes, not both" in err

@@ -38,6 +38,7 @@ class RunOptions:
     data: str = "ring8"
     model: str | None = None
     steps: int = run_option(2000)     # a run can be extended with --resume --steps N
+    minutes: float | None = run_option(None)  # train this long instead: steps from the measured speed
     batch_size: int = 64
     lr_g: float = 2e-4
     lr_d: float = 2e-4
@@ -116,12 +117,14 @@ class RunOptions:
         for name in ("lr_g", "lr_d"):
             if not getattr(self, name) > 0:
                 raise GanforgeError(f"{flag(name)} must be positive, got {getattr(self, name)}")
-        for name in ("r1_batch", "r1_gamma", "gp_weight", "ac_weight", "threads", "eval_every"):
+        for name in ("r1_batch", "r1_gamma", "gp_weight", "ac_weight", "threads", "eval_every", "mbstd"):
             if self.has(name) and getattr(self, name) < 0:
                 raise GanforgeError(f"{flag(name)} must be 0 or more, got {getattr(self, name)}")
         if self.has("pack") and (self.pack < 1 or self.batch_size % self.pack):
             raise GanforgeError(f"--pack {self.pack} must be at least 1 and divide --batch-size "
                                 f"{self.batch_size}; pick e.g. --pack 2 or 4 with an even batch size")
+        if self.minutes is not None and not self.minutes > 0:
+            raise GanforgeError(f"--minutes must be positive, got {self.minutes}")
         if self.on_problem not in ON_PROBLEM:
             raise GanforgeError(f"--on-problem {self.on_problem} is not valid; choose one of {', '.join(ON_PROBLEM)}")
         if self.precision not in PRECISIONS:

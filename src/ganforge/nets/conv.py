@@ -7,6 +7,8 @@ size and aspect, with no resampling; at most 1/7 of the side is padding.
 """
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -93,8 +95,10 @@ class ConvGenerator(nn.Module):
 
 class ConvDiscriminator(nn.Module):
     def __init__(self, in_shape: list[int], channels: int = 64, num_classes: int = 0,
-                 projection: bool = True, aux_classifier: bool = False, spectral: bool = False):
+                 projection: bool = True, aux_classifier: bool = False, spectral: bool = False,
+                 mbstd: int = 0):
         super().__init__()
+        self.mbstd = mbstd
         c_in, self.h, self.w = in_shape[0], in_shape[1], in_shape[-1]
         self.size = build_size(self.h, self.w)
         base, k = pyramid(self.size)
@@ -102,16 +106,31 @@ class ConvDiscriminator(nn.Module):
         for level in range(k):
             layers += [nn.Conv2d(_width(channels, level), _width(channels, level + 1), 4, 2, 1),
                        nn.LeakyReLU(0.2)]
-        layers.append(nn.Flatten())
         self.features = nn.Sequential(*layers)
-        self.head = DiscriminatorHead(_width(channels, k) * base ** 2, num_classes, projection,
+        extra = base ** 2 if mbstd else 0  # one map: the std across a group, at the last level
+        self.head = DiscriminatorHead(_width(channels, k) * base ** 2 + extra, num_classes, projection,
                                       aux_classifier)
         dcgan_init(self)
         if spectral:
             apply_spectral_norm(self)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None):
-        return self.head(self.features(_pad(x, self.size)), labels)
+        h = self.features(_pad(x, self.size))
+        if self.mbstd:
+            h = torch.cat([h, minibatch_std(h, self.mbstd)], 1)
+        return self.head(h.flatten(1), labels)
+
+
+def minibatch_std(h: torch.Tensor, group: int) -> torch.Tensor:
+    """ProGAN's minibatch standard deviation: for each group of `group` consecutive examples,
+    the std of every feature across the group, averaged to one value and given to each member
+    as an extra map. A collapsed batch has ~0 there, which D learns to call fake. Groups are
+    consecutive so a real+fake batch in one pass never mixes the two (batch halves divide)."""
+    n, _, hh, ww = h.shape
+    g = math.gcd(group, n)
+    s = h.float().reshape(n // g, g, *h.shape[1:]).std(1, unbiased=False)  # (n // g, C, H, W)
+    s = s.mean((1, 2, 3)).to(h.dtype).repeat_interleave(g)                   # one value per example
+    return s[:, None, None, None].expand(n, 1, hh, ww)
 
 
 def _crop(x: torch.Tensor, h: int, w: int) -> torch.Tensor:
