@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-import time
 import contextlib
 from pathlib import Path
 
@@ -60,29 +59,6 @@ class Budget:
             left = int(max(0.0, self.seconds - spent) * done / spent)
             trainer.cfg.steps = trainer.step + left  # left = 0: this step is the last
             record["planned_steps"] = trainer.cfg.steps
-
-
-class Budget:
-    """`--minutes M`: the number of steps follows the measured speed. At every log step the steps
-    left are re-planned from the wall time per step so far (including the monitor, previews and
-    checkpoints), so a slow start or a busy machine corrects itself; a --lr-decay schedule reads
-    the planned total each step. The last plan is the run's `steps` (saved with it)."""
-
-    def __init__(self, minutes: float):
-        self.seconds = 60 * minutes
-
-    def start(self, trainer) -> None:
-        if trainer.dist.enabled:  # callbacks run on rank 0 only: the ranks would plan different ends
-            raise GanforgeError("--minutes is not available under torchrun; give --steps")
-        self.t0, self.step0 = time.monotonic(), trainer.step
-
-    def __call__(self, trainer, record: dict) -> None:
-        done = trainer.step - self.step0
-        spent = time.monotonic() - self.t0
-        if done > 0 and spent > 0:
-            left = int(max(0.0, self.seconds - spent) * done / spent)
-            trainer.cfg.steps = trainer.step + left  # left = 0: this step is the last
-            record["planned_steps"] = trainer.cfg.steps
             if left == 0:  # final: config.json says how many steps the run took
                 trainer.run.write_config(trainer.cfg.to_dict(), trainer.data.meta(), trainer.family.name,
                                          precision=trainer.precision.name)
@@ -96,8 +72,6 @@ def fit(family_cls: type[Family], dataset, cfg, out: str | Path, resume: bool = 
         callbacks = [*callbacks, EvalCallback(dataset, cfg)]
     # The health monitor comes first: it must see non-finite numbers before the others.
     callbacks = [HealthMonitor(dataset, cfg), *callbacks]
-    if getattr(cfg, "minutes", None):
-        callbacks.append(Budget(cfg.minutes))
     if getattr(cfg, "minutes", None):
         callbacks.append(Budget(cfg.minutes))
     torch.manual_seed(cfg.seed)
