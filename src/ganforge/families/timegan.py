@@ -7,10 +7,11 @@ supervised loss L_S = ||h_{t+1} - S(h)_t|| on real embeddings (it teaches G's la
 dynamics), the unsupervised adversarial loss on S(G(z)) and on G(z) (weight gamma), and a
 moment loss on the first two moments of the generated series. Training runs in three stages,
 as the paper does, selected by `ctx["step"]` (families/srgan.py stages its losses the same way):
-1. steps < embed_steps: E and R on the reconstruction loss;
-2. the next supervised_steps: S on the supervised loss;
+1. steps < embed_steps: E and R on the reconstruction loss (phase E0);
+2. the next supervised_steps: S on the supervised loss (phase S);
 3. then jointly: G+S (adversarial + 100 sqrt(L_S) + 100 moments), E+R (10 sqrt(L_R) + 0.1 L_S),
    and D, which is updated only while its loss is above 0.15 (the authors' rule).
+Each stage's losses have their own phase and Adam, as the authors' code has five optimisers.
 A phase that is idle in a stage returns a loss that reaches none of its parameters, so their
 gradients stay None and Adam leaves them (and its moments) untouched. Departure from the
 authors' code: one G and one E update per D update (theirs: two each). `--cell tcn` swaps the
@@ -121,7 +122,11 @@ class TimeGAN(Family):
         if self.stage2 >= cfg.steps:
             raise GanforgeError(f"--embed-steps + --supervised-steps ({self.stage2}) leave no joint training in "
                                 f"--steps {cfg.steps}; lower them or raise --steps")
-        self.phases = [Phase("G", ("G", "S"), self.g_step, cfg.lr_g, cfg.betas),
+        # one phase (one Adam) per stage and loss, as the authors' five optimisers; each is idle
+        # outside its stage, so a gradient norm is only ever compared with its own stage's
+        self.phases = [Phase("E0", ("E", "R"), self.embed_step, cfg.lr_g, cfg.betas),
+                       Phase("S", ("S",), self.supervisor_step, cfg.lr_g, cfg.betas),
+                       Phase("G", ("G", "S"), self.g_step, cfg.lr_g, cfg.betas),
                        Phase("E", ("E", "R"), self.e_step, cfg.lr_g, cfg.betas),
                        Phase("D", ("D",), self.d_step, cfg.lr_d, cfg.betas)]
 
@@ -141,14 +146,29 @@ class TimeGAN(Family):
         return _masked_mean((h[:, 1:] - self.nets["S"](h)[:, :-1]) ** 2, m[:, 1:])
 
     # ---- phases ------------------------------------------------------------------------------
-    def g_step(self, batch, ctx):
-        step = ctx["step"]
-        if step < self.stage1:
+    def _reconstruction(self, x, m):
+        h = self.nets["E"](x)
+        return h, _masked_mean((self.nets["R"](h) - x) ** 2, m)
+
+    def embed_step(self, batch, ctx):  # stage 1: the autoencoder
+        if ctx["step"] >= self.stage1:
+            return self.idle()
+        x, m, _ = self._unpack(batch)
+        rec = self._reconstruction(x, m)[1]
+        return 10 * torch.sqrt(rec), {"rec": rec.detach()}
+
+    def supervisor_step(self, batch, ctx):  # stage 2: the supervisor learns the latent dynamics
+        if not self.stage1 <= ctx["step"] < self.stage2:
+            return self.idle()
+        x, m, _ = self._unpack(batch)
+        loss_s = self._supervised(self.nets["E"](x), m)
+        return loss_s, {"sup": loss_s.detach()}
+
+    def g_step(self, batch, ctx):  # stage 3 from here on
+        if ctx["step"] < self.stage2:
             return self.idle()
         x, m, z = self._unpack(batch)
         loss_s = self._supervised(self.nets["E"](x), m)
-        if step < self.stage2:  # stage 2: the supervisor learns the latent dynamics
-            return loss_s, {"sup": loss_s.detach()}
         e_hat = self.nets["G"](z)
         h_hat = self.nets["S"](e_hat)
         x_hat = self.nets["R"](h_hat)
@@ -161,16 +181,11 @@ class TimeGAN(Family):
         return loss, {"g_loss": adv.detach(), "sup": loss_s.detach(), "moments": moments.detach()}
 
     def e_step(self, batch, ctx):
-        step = ctx["step"]
-        if self.stage1 <= step < self.stage2:
+        if ctx["step"] < self.stage2:
             return self.idle()
         x, m, _ = self._unpack(batch)
-        h = self.nets["E"](x)
-        rec = _masked_mean((self.nets["R"](h) - x) ** 2, m)
-        loss = 10 * torch.sqrt(rec)
-        if step >= self.stage2:
-            loss = loss + 0.1 * self._supervised(h, m)
-        return loss, {"rec": rec.detach()}
+        h, rec = self._reconstruction(x, m)
+        return 10 * torch.sqrt(rec) + 0.1 * self._supervised(h, m), {"rec": rec.detach()}
 
     def d_step(self, batch, ctx):
         if ctx["step"] < self.stage2:
