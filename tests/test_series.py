@@ -174,3 +174,12 @@ def test_evaluate_gives_timegan_scores_with_a_real_floor(tmp_path, monkeypatch, 
     disc, pred = doc["metrics"]
     assert 0 <= disc["value"] <= 0.5 and 0 <= disc["floor"] <= 0.5 and pred["value"] > 0 and pred["floor"] > 0
     assert (run.path / "metrics.json").exists()
+
+
+def test_a_series_given_to_another_family_or_a_csv_without_a_model_names_timegan(tmp_path, capsys):
+    wide_frame().to_csv(tmp_path / "s.csv", index=False)
+    for args in (["sines", "--model", "dcgan"], [str(tmp_path / "s.csv")]):
+        with pytest.raises(SystemExit) as e:
+            main(["train", *args, "--steps", "2", "--out", str(tmp_path / "run")])
+        err = capsys.readouterr().err.strip()
+        assert e.value.code == 2 and len(err.splitlines()) == 1 and "--model timegan" in err, err

@@ -19,6 +19,8 @@ def load_dataset(spec: str, image_size: int | None = None) -> Dataset:
         data = entry.load()
     elif entry is not None and entry.kind == "table":
         raise GanforgeError(f"'{spec}' is a table: fit it with `ganforge tabular fit {spec} --out RUN`")
+    elif entry is not None and entry.kind == "series":
+        raise GanforgeError(f"'{spec}' is a time series: train it with --model timegan")
     elif entry is not None:
         raise GanforgeError(f"'{spec}' holds photos for image-to-image models; train it with "
                             f"--model pix2pix, cyclegan, colorize, srgan or inpaint")
@@ -32,7 +34,8 @@ def load_dataset(spec: str, image_size: int | None = None) -> Dataset:
             data = files.load_npz(path)
         elif path.suffix.lower() in (".csv", ".tsv", ".parquet") and path.exists():
             raise GanforgeError(f"{path} is a table: fit it with `ganforge tabular fit {path} --out RUN` "
-                                f"(or ganforge.tabular.TabularGAN in Python)")
+                                f"(or ganforge.tabular.TabularGAN in Python); a time series (a time column and "
+                                f"features): `ganforge train {path} --model timegan --window 24`")
         elif path.exists():
             raise GanforgeError(f"cannot use {path} as data: pass a folder of images or a .npz file")
         else:
