@@ -248,6 +248,24 @@ CASES = [
     ("kind-evaluate-table-run", lambda t: run(t, "tabular"), ["evaluate", "{t}/runs/tabular"], "tabular"),
     ("kind-evaluate-image-run", lambda t: run(t, "pix2pix"), ["evaluate", "{t}/runs/pix2pix"], "pix2pix"),
     ("kind-resume-table-run", lambda t: run(t, "tabular"), ["resume", "{t}/runs/tabular"], "tabular"),
+    ("kind-export-table-run", lambda t: run(t, "tabular"), ["export", "{t}/runs/tabular", "--out", "{t}/g.onnx"],
+     "'table'"),
+    ("kind-generate-noise-run", lambda t: run(t, "vanilla"),
+     ["generate", "{t}/runs/vanilla", "--text", "a cat", "--out", "{t}/g.png"], "vanilla"),
+    ("kind-mix-vanilla-run", lambda t: run(t, "vanilla"), ["mix", "{t}/runs/vanilla", "--coarse", "1,2", "--fine", "3",
+                                                  "--out", "{t}/m.png"],
+     "stylegan"),
+    ("kind-project-vanilla-run", lambda t: (run(t, "vanilla"), img(t / "a.png")),
+     ["project", "{t}/runs/vanilla", "{t}/a.png", "--out", "{t}/p.png"], "stylegan"),
+    ("kind-walk-table-run", lambda t: run(t, "tabular"), ["walk", "{t}/runs/tabular", "--out", "{t}/w.gif"],
+     "tabular"),
+    ("kind-synthesize-image-run", lambda t: run(t, "pix2pix"), ["synthesize", "{t}/runs/pix2pix", "--per-class", "4",
+                                                     "--out", "{t}/s.npz"],
+     "pix2pix"),
+    ("kind-anomaly-score-noise-run", lambda t: (run(t, "vanilla"), img(t / "imgs" / "0.png")),
+     ["anomaly", "score", "{t}/runs/vanilla", "{t}/imgs", "--out", "{t}/s.csv"], "vanilla"),
+    ("anomaly-fit-corrupt-folder", lambda t: folder(t, "bad.png", b"not an image"),
+     ["anomaly", "fit", "{t}/imgs", "--out", "{t}/r"], "bad.png"),
     # apply-command inputs
     ("apply-mask-not-an-image", lambda t: (run(t, "inpaint"), img(t / "a.png"), write(t / "m.png", "no")),
      ["inpaint", "{t}/runs/inpaint", "{t}/a.png", "--mask", "{t}/m.png", "--out", "{t}/o.png"], "mask"),
@@ -333,7 +351,8 @@ def test_odd_but_valid_inputs_are_accepted(tmp_path, cli):
         im.save(tmp_path / "imgs" / f"{mode.replace(';', '_')}.{'jpg' if mode == 'CMYK' else 'png'}")
     code, out, err = cli("train", tmp_path / "imgs", "--model", "dcgan", "--steps", 1, "--batch-size", 4,
                          "--channels", 4, "--out", tmp_path / "r", "--quiet")
-    assert code == 0 and "RGB" in json.loads((tmp_path / "r" / "config.json").read_text())["data"]["info"]["channels"], err
+    info = json.loads((tmp_path / "r" / "config.json").read_text())["data"]["info"]
+    assert code == 0 and "RGB" in info["channels"], err
     rows = "".join(f'{i * 1.37:.2f},"{"a,b" if i % 2 else "c"}",{"" if i % 5 == 0 else i % 3}\n' for i in range(40))
     write(tmp_path / "t.csv", ("\ufeffx,y,z\n" + rows).encode("utf-8"))
     code, out, err = cli("tabular", "fit", tmp_path / "t.csv", "--epochs", 1, "--batch-size", 10, "--out",

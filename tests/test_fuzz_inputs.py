@@ -115,9 +115,9 @@ def test_npz_reader_loads_or_refuses(data):
 # ---- option files ----------------------------------------------------------------------
 OPTIONS = family_class("vanilla").Options
 NAMES = OPTIONS.names() + ["lr", "stepz", "", "1"]
-JSONISH = st.recursive(st.none() | st.booleans() | st.integers(-10 ** 30, 10 ** 30) | st.floats() | st.text(max_size=5),
-                       lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
-                       max_leaves=5)
+SCALARS = st.none() | st.booleans() | st.integers(-10 ** 30, 10 ** 30) | st.floats() | st.text(max_size=5)
+JSONISH = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner,
+                                                                                          max_size=3), max_leaves=5)
 
 
 def read_and_check(path: Path):
