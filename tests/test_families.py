@@ -31,8 +31,10 @@ TRAIN = {  # family -> (data, options): a few steps, tiny nets
     "text2img": ("digits-captions", dict(steps=2, channels=8, log_every=1)),
     "timegan": ("sines", dict(steps=3, embed_steps=1, supervised_steps=1, hidden=4, layers=2, batch_size=16,
                               log_every=1)),
+    "ganomaly": ("digits", dict(steps=2, channels=4, z_dim=4, log_every=1)),
+    "fanogan": ("digits", dict(steps=3, gan_steps=1, n_critic=1, channels=4, z_dim=4, log_every=1)),
 }
-NEW_SINCE_0_1_0 = {"timegan", "text2img", "stylegan"}  # families added after the 0.1.0 fixtures were written
+NEW_SINCE_0_1_0 = {"timegan", "text2img", "stylegan", "ganomaly", "fanogan"}  # families added after the 0.1.0 fixtures were written
 NOISE_FAMILIES = ("vanilla", "dcgan", "cgan", "lapgan", "stylegan")
 FIXTURES = Path(__file__).parent / "fixtures" / "runs-0.1.0"
 
@@ -40,6 +42,7 @@ FIXTURES = Path(__file__).parent / "fixtures" / "runs-0.1.0"
 LOAD_AND_USE = r"""
 import json, sys
 import numpy as np
+import torch
 import ganforge
 out = {}
 for run in sys.argv[1:]:
@@ -64,6 +67,10 @@ for run in sys.argv[1:]:
     elif kind == "TextToImage":
         s = m.sample(3, text=m.examples[:2], seed=1)
         res = {"shape": list(s.samples.shape), "captions": len(set(s.captions))}
+    elif kind == "Detector":
+        x = np.random.default_rng(0).uniform(-1, 1, (5, *m.data["shape"])).astype("float32")
+        s = m.scores(torch.from_numpy(x))
+        res = {"scores": len(s), "finite": bool(np.isfinite(s).all())}
     else:
         df = m.sample(5)
         res = {"rows": len(df), "columns": list(df.columns)}
@@ -105,6 +112,8 @@ def check_loaded(results: dict, family_of: dict) -> None:
             assert res["labels"] == (family in ("cgan", "stylegan"))  # stylegan: conditional on labelled data
         elif family == "text2img":
             assert res == {"kind": "TextToImage", "shape": [6, 8, 8, 1], "captions": 2}, res
+        elif family in ("ganomaly", "fanogan"):
+            assert res == {"kind": "Detector", "scores": 5, "finite": True}, (family, res)
         elif family == "tabular":
             assert res["kind"] == "TabularGAN" and res["rows"] == 5 and len(res["columns"]) == 9
         elif family == "timegan":

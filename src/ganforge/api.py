@@ -6,6 +6,7 @@ import os
 import re
 from pathlib import Path
 
+from .artifacts.detector import Detector
 from .artifacts.image import ImageModel
 from .artifacts.noise import Generator
 from .artifacts.saved import read_info
@@ -138,6 +139,8 @@ def load(run_dir: str | Path, device: str = "cpu"):
         return TabularGAN.load(run_dir, device)
     if kind == "series":
         return SeriesModel.load(run_dir, device)
+    if kind == "anomaly":  # an anomaly detector (`.scores(x)`; ganforge.anomaly.score for files)
+        return Detector.load(run_dir, device)
     return Generator.load(run_dir, device)
 
 

@@ -9,16 +9,16 @@ from pathlib import Path
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 
+from ..io.checkpoint import atomic_write
 from ..io.errors import GanforgeError
 from ..nets import build_net
 
 GENERATOR_JSON, GENERATOR_WEIGHTS = "generator.json", "generator.safetensors"
 FILTER_WEIGHTS = "filter.safetensors"  # the discriminator of the sample filter, if any
 INPUTS = {"noise": "samples noise", "image": "translates images", "table": "synthesises table rows",
-          "series": "samples time series",
-          "text": "draws images from text"}
+          "series": "samples time series", "anomaly": "scores anomalies", "text": "draws images from text"}
 
 
 def command_for(info: dict, run_dir: Path) -> str:
@@ -29,6 +29,8 @@ def command_for(info: dict, run_dir: Path) -> str:
         return f"ganforge {info.get('task', 'translate')} {run_dir} ..."
     if info["input"] == "text":
         return f"ganforge generate {run_dir} --text \"...\" -n 16 --out images.png"
+    if info["input"] == "anomaly":
+        return f"ganforge anomaly score {run_dir} NEW_DATA --out scores.csv"
     return f"ganforge sample {run_dir} -n 64 --out samples.png"
 
 
@@ -95,3 +97,11 @@ def load_net(spec: dict, path: Path):
     net = build_net(spec)
     load_weights(net, path)
     return net
+
+
+def write_generator(run_dir: str | Path, net, info: dict) -> None:
+    """Write `net`'s weights, then the JSON that describes them (each file atomically)."""
+    run_dir = Path(run_dir)
+    tensors = {k: v.detach().cpu().contiguous().clone() for k, v in net.state_dict().items()}
+    atomic_write(run_dir / GENERATOR_WEIGHTS, lambda tmp: save_file(tensors, tmp))
+    atomic_write(run_dir / GENERATOR_JSON, lambda tmp: Path(tmp).write_text(json.dumps(info, indent=2)))

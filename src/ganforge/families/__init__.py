@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 
 from ..io.errors import GanforgeError
+from .anomaly import FAnoGAN, GANomaly
 from .base import Family, Phase
 from .colorize import Colorize
 from .cyclegan import CycleGAN
@@ -45,7 +46,8 @@ def register(cls: type[Family]) -> type[Family]:
     return cls
 
 
-for _cls in (Vanilla, DCGAN, CGAN, LapGAN, Pix2Pix, CycleGAN, Colorize, SRGAN, Inpaint, StyleGAN, TabularFamily, TimeGAN):
+for _cls in (Vanilla, DCGAN, CGAN, LapGAN, Pix2Pix, CycleGAN, Colorize, SRGAN, Inpaint, StyleGAN, TabularFamily, TimeGAN,
+             GANomaly, FAnoGAN):
     register(_cls)
 register(Text2Img)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from torch import nn
 
 from ..io.errors import GanforgeError
+from .anomaly import Encoder, FAnoGANNet, GanomalyNet
 from .augment import Augment
 from .conv import ConvDiscriminator, ConvGenerator
 from .gated import GatedInpaintNet
@@ -26,9 +27,12 @@ from .unet import UNet
 # Every net a saved run can name. Explicit, so a fresh process knows them all without imports
 # having to happen first; the names are part of the run format and never change meaning.
 NETS: dict[str, type[nn.Module]] = {
+    "anomaly_encoder": Encoder,
     "augment": Augment,
     "conv_d": ConvDiscriminator,
     "conv_g": ConvGenerator,
+    "fanogan": FAnoGANNet,
+    "ganomaly": GanomalyNet,
     "gated_inpaint": GatedInpaintNet,
     "lapgan_g": LapGenerator,
     "mlp_d": MLPDiscriminator,

@@ -1,0 +1,123 @@
+"""A labelled synthetic training set from a class-conditional run (`ganforge synthesize`).
+
+    ganforge train small_set/ --model cgan --out runs/small
+    ganforge synthesize runs/small --per-class 100 --out synth.npz    # or synth/ (class folders)
+
+Class-balanced: `per_class` images of every class, labelled with the class G was asked for.
+`min_confidence` keeps only images that a CNN trained on the run's own real data (cached in the
+run as extractor.*; never a shipped network, which may have seen far more labelled data than the
+run) gives at least that probability of the asked class; the acceptance rate per class is
+reported, since a filter that rejects most samples says the generator does not obey its labels.
+
+Whether the synthetic set helps a classifier is measured, not assumed: benchmarks/augment.py.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..artifacts.noise import Generator
+from ..io.checkpoint import atomic_write
+from ..io.errors import GanforgeError
+from ..io.images import save_png, to_uint8
+
+MAX_ROUNDS = 20
+
+
+def _accept(gen: Generator, run_dir: Path, min_confidence: float, log):
+    """x, label -> keep mask, by the run's own-data classifier."""
+    from ..data import load_dataset
+    from ..io.rundir import RunDir
+    from ..metrics.extractors import user_extractor
+    cfg = RunDir(run_dir).read_config()["config"]
+    data = load_dataset(cfg["data"], cfg.get("image_size"))
+    if list(data.class_names) != list(gen.class_names):
+        raise GanforgeError(f"the run's data '{cfg['data']}' no longer has the classes the run was trained on; "
+                            f"drop --min-confidence")
+    ext = user_extractor(data, run_dir, log=log)
+
+    def keep(x: torch.Tensor, labels: torch.Tensor) -> np.ndarray:
+        probs = ext(x)[1]
+        return probs[np.arange(len(labels)), labels.numpy()] >= min_confidence
+    return keep
+
+
+def synthesize(run_dir: str | Path, per_class: int, seed: int = 0, min_confidence: float | None = None,
+               log=None) -> tuple[torch.Tensor, torch.Tensor, dict]:
+    """(images in model space, labels, report) from the conditional run in `run_dir`."""
+    run_dir = Path(run_dir)
+    gen = Generator.load(run_dir)
+    if gen.num_classes < 2:
+        raise GanforgeError(f"{run_dir} holds an unconditional model; a labelled set needs a class-conditional "
+                            f"run (train labelled images with --model cgan)")
+    if gen.data["kind"] != "images":
+        raise GanforgeError(f"{run_dir} generates {gen.data['kind']}; synthesize writes labelled image sets "
+                            f"(tables: `ganforge tabular sample --condition COLUMN=VALUE`)")
+    if per_class < 1:
+        raise GanforgeError(f"--per-class must be at least 1, got {per_class}")
+    if min_confidence is not None and not 0 < min_confidence < 1:
+        raise GanforgeError(f"--min-confidence must be between 0 and 1, got {min_confidence}")
+    keep = _accept(gen, run_dir, min_confidence, log) if min_confidence is not None else None
+    xs, ys, report = [], [], {"per_class": per_class, "classes": gen.class_names, "seed": seed}
+    drawn = []
+    for c in range(gen.num_classes):
+        got, n_drawn = [], 0
+        for r in range(MAX_ROUNDS if keep else 1):
+            need = per_class - sum(len(g) for g in got)
+            if need <= 0:
+                break
+            ask = need if keep is None else max(2 * need, 16)
+            x, y = gen.sample_tensor(ask, labels=torch.full((ask,), c), seed=seed * 1000 + c * MAX_ROUNDS + r)
+            n_drawn += ask
+            got.append(x if keep is None else x[torch.from_numpy(keep(x, y))])
+        x = torch.cat(got)[:per_class]
+        if len(x) < per_class:
+            raise GanforgeError(f"only {len(x)} of {per_class} samples of class '{gen.class_names[c]}' reached "
+                                f"--min-confidence {min_confidence} in {n_drawn} draws; lower it or retrain")
+        xs.append(x)
+        ys.append(torch.full((per_class,), c, dtype=torch.int64))
+        drawn.append(n_drawn)
+    if keep is not None:
+        report["min_confidence"] = min_confidence
+        report["acceptance"] = {name: round(per_class / d, 3) for name, d in zip(gen.class_names, drawn)}
+        report["classifier"] = "CNN trained on the run's own real data (extractor.* in the run)"
+    return torch.cat(xs), torch.cat(ys), report
+
+
+def write_set(x: torch.Tensor, labels: torch.Tensor, class_names: list[str], out: str | Path) -> Path:
+    """.npz (images uint8 N,H,W,C + labels) or a folder with one sub-folder per class (PNG),
+    the layouts `ganforge train` reads back with the same class names."""
+    out = Path(out)
+    images = to_uint8(x)
+    if out.suffix.lower() == ".npz":
+        names = np.array(class_names)
+        lab = names[labels.numpy()]
+        if all(n.lstrip("-").isdigit() for n in class_names):
+            lab = lab.astype(np.int64)  # integer labels stay integers (sorted as numbers on reading)
+
+        def write(tmp):
+            with open(tmp, "wb") as f:
+                np.savez(f, images=images, labels=lab)
+        atomic_write(out, write)
+        return out
+    if out.exists() and any(out.iterdir()):
+        raise GanforgeError(f"folder {out} is not empty; choose a new --out folder (or a .npz file)")
+    for i, (img, y) in enumerate(zip(images, labels.tolist())):
+        folder = out / class_names[y]
+        folder.mkdir(parents=True, exist_ok=True)
+        save_png(folder / f"{i:06d}.png", img)
+    return out
+
+
+def synthesize_to(run_dir, out, per_class: int, seed: int = 0, min_confidence: float | None = None,
+                  log=None) -> dict:
+    x, y, report = synthesize(run_dir, per_class, seed, min_confidence, log)
+    path = write_set(x, y, report["classes"], out)
+    report["out"] = str(path)
+    report["count"] = len(x)
+    if path.is_dir():
+        (path / "synthesize.json").write_text(json.dumps(report, indent=2))
+    return report

@@ -1,0 +1,97 @@
+"""GANs at work: `ganforge anomaly fit DATA --out RUN`, `ganforge anomaly score RUN NEW_DATA --out
+scores.csv`, and `ganforge synthesize RUN --per-class N --out synth.npz` (a labelled training set)."""
+from __future__ import annotations
+
+import click
+
+
+@click.group()
+def anomaly():
+    """Anomaly detection: fit on normal data only, then score new data (higher = more anomalous)."""
+
+
+@anomaly.command("fit")
+@click.argument("data")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Run folder for the detector.")
+@click.option("--method", type=click.Choice(["fanogan", "ganomaly"]), default="fanogan", show_default=True,
+              help="f-AnoGAN (WGAN-GP + izi_f encoder) or GANomaly (encoder-decoder-encoder).")
+@click.option("--normal-class", help="Labelled data: the normal class(es), by index or name, comma-separated; "
+                                     "the other classes are left out of the fit.")
+@click.option("--fpr", type=float, default=0.05, show_default=True,
+              help="False-positive rate on held-out normal data that sets the threshold.")
+@click.option("--steps", type=int, help="Training steps (f-AnoGAN: GAN and encoder together).")
+@click.option("--gan-steps", type=int, help="f-AnoGAN: WGAN-GP steps before the encoder trains.")
+@click.option("--batch-size", type=int)
+@click.option("--lr", type=float, help="Learning rate of every net.")
+@click.option("--z-dim", type=int, help="Latent size.")
+@click.option("--arch", type=click.Choice(["conv", "mlp"]), help="Images: conv nets or MLPs on the flattened image.")
+@click.option("--channels", type=int, help="Base width of conv nets (images).")
+@click.option("--hidden", type=int, help="Width of MLP layers.")
+@click.option("--n-critic", type=int, help="f-AnoGAN: critic updates per generator update.")
+@click.option("--kappa", type=float, help="f-AnoGAN: weight of the discriminator-feature residual in the score.")
+@click.option("--anomaly-score", type=click.Choice(["latent", "recon"]),
+              help="GANomaly: latent distance (the paper's) or reconstruction error.")
+@click.option("--image-size", type=int, help="Resize images to this square size.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--device", help="auto, cpu, cuda, cuda:1 ...")
+@click.option("--threads", type=int, help="CPU threads (default auto).")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def fit_command(data, out, method, normal_class, fpr, quiet, image_size, seed, **options):
+    """Fit a detector on DATA, normal items only: images (built-in set, folder, .npz), 2D points
+    or a table (.csv). 20% of it is held out: half chooses the checkpoint (lowest reconstruction
+    error), half sets the threshold at --fpr."""
+    from .anomaly import fit
+    classes = normal_class.split(",") if normal_class else None
+    run = fit(data, out, method=method, normal_class=classes, fpr=fpr, seed=seed, image_size=image_size,
+              progress=not quiet, **{k: v for k, v in options.items() if v is not None})
+    d = run.doc
+    click.echo(f"fitted {method} on {d['normal_items']['train']} normal items -> {run.path} "
+               f"(checkpoint of step {d['chosen_step']}, {d['chosen_by']})")
+    click.echo(f"threshold {d['threshold']:.6g}: {d['threshold_protocol']}")
+    click.echo(f"next: ganforge anomaly score {run.path} NEW_DATA --out scores.csv")
+
+
+@anomaly.command("score")
+@click.argument("run_dir", type=click.Path())
+@click.argument("data")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="CSV: item, score, anomalous[, label].")
+@click.option("--fpr", type=float, help="Re-choose the threshold at this false-positive rate "
+                                        "(from the held-out normal scores of the fit).")
+@click.option("--overwrite", is_flag=True, help="Replace --out if it already exists.")
+def score_command(run_dir, data, out, fpr, overwrite):
+    """Score every item of DATA with the detector in RUN_DIR (higher = more anomalous)."""
+    from ..io.outputs import check_output
+    from .anomaly import score
+    check_output(out, inputs=[data], overwrite=overwrite)
+    df = score(run_dir, data, out=out, fpr=fpr)
+    rate = df.attrs["fpr"]
+    click.echo(f"scored {len(df)} items -> {out}: {int(df['anomalous'].sum())} above the threshold "
+               f"{df.attrs['threshold']:.6g} (set at {rate:.1%} false positives on held-out normal data)")
+
+
+@click.command()
+@click.argument("run_dir", type=click.Path())
+@click.option("--per-class", type=int, required=True, help="Images per class.")
+@click.option("--out", required=True, type=click.Path(),
+              help="A .npz (images, labels) or a new folder (one sub-folder of PNGs per class).")
+@click.option("--min-confidence", type=float,
+              help="Keep only images a CNN trained on the run's own data gives this probability of "
+                   "their class (acceptance per class is reported).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--overwrite", is_flag=True, help="Replace a .npz --out if it already exists.")
+def synthesize(run_dir, per_class, out, min_confidence, seed, overwrite):
+    """Write a class-balanced labelled synthetic set from the conditional run RUN_DIR (cgan),
+    in a layout `ganforge train` and your own code read back. Whether it helps a classifier
+    depends on the data: see benchmarks/augment.py for measured uplifts (and losses)."""
+    from pathlib import Path
+
+    from ..io.outputs import check_output
+    from .synthesize import synthesize_to
+    if Path(out).suffix.lower() == ".npz":
+        check_output(out, overwrite=overwrite)
+    rep = synthesize_to(run_dir, out, per_class, seed=seed, min_confidence=min_confidence,
+                        log=lambda m: click.echo(m, err=True))
+    click.echo(f"wrote {rep['count']} images ({per_class} per class, {len(rep['classes'])} classes) to {rep['out']}")
+    if "acceptance" in rep:
+        click.echo("accepted by the run's classifier at >= "
+                   f"{min_confidence}: " + ", ".join(f"{k} {v:.0%}" for k, v in rep["acceptance"].items()))

@@ -1,0 +1,63 @@
+"""A trained anomaly detector: `ganforge.load(run)` of a `ganomaly` or `fanogan` run.
+
+generator.json says which net scores (`ganomaly` or `fanogan`, rebuilt from NETS) and what data
+it was fitted on; generator.safetensors holds its weights. Scores are computed in eval mode
+(BatchNorm on running statistics), so an item's score does not depend on its batch.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..io.errors import GanforgeError
+from .saved import read_generator, write_generator
+
+
+class Detector:
+    """`scores(x)`: one number per item of model-space data, higher = more anomalous."""
+
+    def __init__(self, net: torch.nn.Module, info: dict, device: str = "cpu"):
+        self.net, self.info, self.device = net.eval().to(device), info, device
+        self.data = info["data"]
+
+    @property
+    def method(self) -> str:
+        return self.info["family"]
+
+    @classmethod
+    def load(cls, run_dir: str | Path, device: str = "cpu") -> "Detector":
+        net, info = read_generator(run_dir, "anomaly")
+        return cls(net, info, device)
+
+    def save(self, run_dir: str | Path) -> None:
+        write_generator(run_dir, self.net, self.info)
+
+    @torch.no_grad()
+    def scores(self, x: torch.Tensor, batch_size: int = 256) -> np.ndarray:
+        """Anomaly scores (float64, one per item) of `x`, in the shape the detector was fitted on."""
+        shape = list(self.data["shape"])
+        if list(x.shape[1:]) != shape:
+            raise GanforgeError(f"this detector was fitted on items of shape {tuple(shape)}, "
+                                f"got {tuple(x.shape[1:])}; score data of the same kind and size")
+        was = self.net.training
+        self.net.eval()
+        try:
+            out = [self.net.score(x[i:i + batch_size].to(self.device).float()).double().cpu()
+                   for i in range(0, len(x), batch_size)]
+        finally:
+            self.net.train(was)
+        return torch.cat(out).numpy() if out else np.zeros(0)
+
+    @torch.no_grad()
+    def recon_error(self, x: torch.Tensor, batch_size: int = 256) -> float:
+        """Mean reconstruction error (the checkpoint-choice criterion) of `x`, in eval mode."""
+        was = self.net.training
+        self.net.eval()
+        try:
+            total = sum(float(self.net.recon_error(x[i:i + batch_size].to(self.device).float()).sum())
+                        for i in range(0, len(x), batch_size))
+        finally:
+            self.net.train(was)
+        return total / max(len(x), 1)

@@ -1,0 +1,130 @@
+"""Nets of the anomaly detectors, built from the GAN nets: conv for images, MLP for vectors
+(2D points, encoded table rows).
+
+Images get conv nets (DCGAN-style, as in both papers) unless `conv=False`: MLPs on the
+flattened image, much cheaper on a CPU.
+
+- `Encoder`: a discriminator's trunk with a linear latent head (x -> z).
+- `GanomalyNet` (Akcay et al. 2018): encoder -> decoder -> encoder; score ||z - z'||².
+- `FAnoGANNet` (Schlegl et al. 2019): WGAN-GP generator G and critic D plus an izi encoder E;
+  score = image residual + kappa x residual of D's features.
+
+Every score is per item and computed by whoever calls `score` in eval mode, where BatchNorm
+reads its running statistics, so an item's score does not depend on the rest of its batch
+(GANomaly's reference code scores in train mode: samet-akcay/ganomaly #47).
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .conv import ConvDiscriminator, ConvGenerator
+from .mlp import MLPDiscriminator, MLPGenerator
+
+
+class LatentHead(nn.Module):
+    """Replaces a discriminator's realness head: features -> z (same call signature)."""
+
+    def __init__(self, feat_dim: int, z_dim: int):
+        super().__init__()
+        self.out = nn.Linear(feat_dim, z_dim)
+
+    def forward(self, h: torch.Tensor, labels=None):
+        return self.out(h), None
+
+
+def critic(in_shape, channels: int = 32, hidden: int = 128, depth: int = 2, conv: bool = True) -> nn.Module:
+    if conv:
+        return ConvDiscriminator(list(in_shape), channels)
+    return MLPDiscriminator(list(in_shape), hidden, depth)
+
+
+def decoder(in_shape, z_dim: int, channels: int = 32, hidden: int = 128, depth: int = 2,
+            conv: bool = True) -> nn.Module:
+    if conv:
+        return ConvGenerator(z_dim, list(in_shape), channels)
+    # images in [-1, 1] end in tanh; vectors (points, table rows) are unbounded
+    return MLPGenerator(z_dim, list(in_shape), hidden, depth, tanh=len(in_shape) == 3)
+
+
+class Encoder(nn.Module):
+    """x -> z: the critic's trunk (which pads odd image sizes like D does) with a latent head."""
+
+    def __init__(self, in_shape: list[int], z_dim: int, channels: int = 32, hidden: int = 128, depth: int = 2,
+                 conv: bool = True):
+        super().__init__()
+        self.trunk = critic(in_shape, channels, hidden, depth, conv)
+        self.trunk.head = LatentHead(self.trunk.head.out.in_features, z_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.trunk(x)[0]
+
+
+def critic_features(d: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(features before the head, realness logit) of a conv_d / mlp_d critic in one pass."""
+    seen = []
+    hook = d.head.register_forward_pre_hook(lambda m, args: seen.append(args[0]))
+    try:
+        logit = d(x)[0]
+    finally:
+        hook.remove()
+    return seen[0], logit
+
+
+def per_item(t: torch.Tensor) -> torch.Tensor:
+    """Mean over everything but the batch axis."""
+    return t.flatten(1).mean(1)
+
+
+class GanomalyNet(nn.Module):
+    """GANomaly's generator: encoder G_E, decoder G_D, second encoder E. `score_by`: "latent"
+    (the paper's ||z - z'||²) or "recon" (||x - G(x)||²/n)."""
+
+    def __init__(self, in_shape: list[int], z_dim: int = 64, channels: int = 32, hidden: int = 128, depth: int = 2,
+                 conv: bool = True, score_by: str = "latent"):
+        super().__init__()
+        if score_by not in ("latent", "recon"):
+            raise ValueError(f"score_by must be latent or recon, got {score_by!r}")
+        self.score_by = score_by
+        self.enc = Encoder(in_shape, z_dim, channels, hidden, depth, conv)
+        self.dec = decoder(in_shape, z_dim, channels, hidden, depth, conv)
+        self.enc2 = Encoder(in_shape, z_dim, channels, hidden, depth, conv)
+
+    def forward(self, x: torch.Tensor):
+        z = self.enc(x)
+        recon = self.dec(z)
+        return recon, z, self.enc2(recon)
+
+    def score(self, x: torch.Tensor) -> torch.Tensor:
+        recon, z, z2 = self(x)
+        return per_item((z - z2) ** 2) if self.score_by == "latent" else per_item((x - recon) ** 2)
+
+    def recon_error(self, x: torch.Tensor) -> torch.Tensor:
+        return per_item((x - self(x)[0]).abs())
+
+
+class FAnoGANNet(nn.Module):
+    """f-AnoGAN: G (z -> x), critic D, encoder E (x -> z). The family trains the three parts
+    as separate nets; saved together they are the detector."""
+
+    def __init__(self, in_shape: list[int], z_dim: int = 64, channels: int = 32, hidden: int = 128,
+                 depth: int = 2, conv: bool = True, kappa: float = 1.0):
+        super().__init__()
+        self.kappa = kappa
+        self.G = decoder(in_shape, z_dim, channels, hidden, depth, conv)
+        self.D = critic(in_shape, channels, hidden, depth, conv)
+        self.E = Encoder(in_shape, z_dim, channels, hidden, depth, conv)
+
+    def residuals(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per item: image residual ||x - G(E(x))||²/n and feature residual ||f(x) - f(G(E(x)))||²/n_f."""
+        recon = self.G(self.E(x))
+        fx, _ = critic_features(self.D, x)
+        fr, _ = critic_features(self.D, recon)
+        return per_item((x - recon) ** 2), per_item((fx - fr) ** 2)
+
+    def score(self, x: torch.Tensor) -> torch.Tensor:
+        image, feature = self.residuals(x)
+        return image + self.kappa * feature
+
+    def recon_error(self, x: torch.Tensor) -> torch.Tensor:
+        return self.score(x)  # the izi_f objective: what the encoder was trained to lower
