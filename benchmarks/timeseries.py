@@ -158,7 +158,7 @@ def main():
     ap.add_argument("--steps", type=int, default=1200)
     ap.add_argument("--embed-steps", type=int, default=None)
     ap.add_argument("--supervised-steps", type=int, default=None)
-    ap.add_argument("--cell", default="gru")
+    ap.add_argument("--cell", default="tcn")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--disc-iters", type=int, default=1000)
     ap.add_argument("--pred-iters", type=int, default=2000)
