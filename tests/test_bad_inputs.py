@@ -172,6 +172,8 @@ CASES = [
      ["tabular", "fit", "{t}/t.csv", "--out", "{t}/r"], "no column"),
     ("csv-evaluate-other-columns", lambda t: (csv(t, table()), csv(t, table().replace("x,y", "p,q", 1), "s.csv")),
      ["tabular", "evaluate", "{t}/t.csv", "{t}/s.csv"], "column"),
+    ("tabular-fit-into-foreign-folder", lambda t: (csv(t, table()), write(t / "r" / "notes.txt", "mine")),
+     ["tabular", "fit", "{t}/t.csv", "--out", "{t}/r"], "not a ganforge run"),
     # config files (ganforge train --config)
     ("config-unknown-key", lambda t: write(t / "c.json", '{"warmup_steps": 10}'),
      ["train", "ring8", "--config", "{t}/c.json", "--out", "{t}/r"], "--warmup-steps"),

@@ -56,6 +56,8 @@ class TabularGAN:
         plan, notes = plan_columns(df, discrete_columns)
         if out is not None and RunDir(out).has_checkpoint():
             raise GanforgeError(f"{out} already holds a fitted model; choose another --out")
+        if out is not None:
+            RunDir(out).check_new()  # before the column notes: a refusal is the only output
         self.notes_ = notes + [f"columns: {describe_plan(plan)}"]
         self._say(*self.notes_)
         t0 = time.time()
