@@ -75,7 +75,7 @@ def score_command(run_dir, data, out, fpr, overwrite):
 @click.option("--out", required=True, type=click.Path(),
               help="A .npz (images, labels) or a new folder (one sub-folder of PNGs per class).")
 @click.option("--min-confidence", type=float,
-              help="Keep only images a CNN trained on the run's own data gives this probability of "
+              help="Keep only images a logistic regression fitted on the run's own data gives this probability of "
                    "their class (acceptance per class is reported).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--overwrite", is_flag=True, help="Replace a .npz --out if it already exists.")
