@@ -15,7 +15,8 @@ and tested on the official 10,000-image test set. Uplift = accuracy minus real-o
 paired by seed; the interval is mean ± t(0.975, seeds-1) x sd / sqrt(seeds).
 
     python benchmarks/augment.py --n 10 50 100 --seeds 0 1 2 3 4
-Appends JSON lines to benchmarks/results/augment.jsonl and a section to augment.md.
+Appends JSON lines (stamped with date, commit, machine) to benchmarks/results/augment.jsonl and
+renders augment.md from it (the latest row of each N, seed, condition and setting).
 """
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _stamp import ROOT, stamp, stamp_line  # noqa: E402
+from _record import RESULTS, provenance, write_result  # noqa: E402
 
 import ganforge  # noqa: E402
 from ganforge.apps.synthesize import synthesize  # noqa: E402
@@ -38,7 +39,6 @@ from ganforge.data.builtin import load as load_builtin  # noqa: E402
 from ganforge.io.images import grid, save_png, to_uint8  # noqa: E402
 from ganforge.metrics.extractors import _augment, accuracy, cnn_spec, train_cnn  # noqa: E402
 
-RESULTS = ROOT / "benchmarks/results"
 CONDITIONS = ("real", "real+shift", "real+synth", "synth")
 
 
@@ -96,7 +96,7 @@ def one(n: int, seed: int, args, tmp: Path, test) -> list[dict]:
         out.append({"n": n, "seed": seed, "condition": cond, "logreg": round(acc_lr, 4),
                     "cnn": round(acc_cnn, 4) if acc_cnn is not None else None, "synth_per_class": args.synth,
                     "gan_steps": run.config["config"]["steps"], "gan_s": round(gan_s), "clf_s": round(time.time() - t1),
-                    "acceptance": rep.get("acceptance")})
+                    "min_confidence": args.min_confidence, "acceptance": rep.get("acceptance")})
         print(f"N={n} seed {seed} {cond}: logreg {acc_lr:.4f}" + (f", cnn {acc_cnn:.4f}" if acc_cnn else ""), flush=True)
     return out
 
@@ -110,27 +110,38 @@ def interval(d: list[float]) -> str:
     return f"{d.mean():+.1f} [{d.mean() - h:+.1f}, {d.mean() + h:+.1f}]"
 
 
-def markdown(rows: list[dict], args, key: dict) -> str:
-    out = [f"## Fashion-MNIST, N = {args.n} real per class, seeds {args.seeds}", "", stamp_line(key),
-           f"`python benchmarks/augment.py {' '.join(sys.argv[1:])}`; cgan steps "
-           f"{sorted({r['gan_steps'] for r in rows})}, {args.synth} synthetic images per class"
-           + (f", filtered at confidence {args.min_confidence}" if args.min_confidence else ", unfiltered"), "",
-           "Accuracy (mean over seeds) and uplift over real-only in points, with 95% interval:", "",
-           "| N | classifier | " + " | ".join(CONDITIONS) + " | real+shift uplift | real+synth uplift | synth-only vs real |",
-           "|---" * (len(CONDITIONS) + 5) + "|"]
-    for n in args.n:
-        for clf in ("logreg", "cnn"):
-            sub = [r for r in rows if r["n"] == n and r[clf] is not None]
-            if not sub:
-                continue
-            acc = {c: [r[clf] for r in sub if r["condition"] == c] for c in CONDITIONS}
-            base = np.array(acc["real"])
-            ups = [interval(np.array(acc[c]) - base) for c in ("real+shift", "real+synth", "synth")]
-            out.append(f"| {n} | {clf} | " + " | ".join(f"{np.mean(acc[c]):.3f}" for c in CONDITIONS)
-                       + " | " + " | ".join(ups) + " |")
-    gan = np.mean([r["gan_s"] for r in rows])
-    out += ["", f"cgan training {gan:.0f} s per run (mean); pictures: augment_synth_n*.png (rows = classes, seed "
-                f"{args.seeds[0]})", ""]
+def render() -> str:
+    """augment.md from augment.jsonl: the latest row per (N, seed, condition, cgan steps, synthetic count)."""
+    rows: dict = {}
+    for line in (RESULTS / "augment.jsonl").read_text().splitlines():
+        r = json.loads(line)
+        rows[(r["n"], r["seed"], r["condition"], r["gan_steps"], r["synth_per_class"], r.get("min_confidence"))] = r
+    out = [__doc__.split("\n\n")[1].replace("\n", " "), ""]
+    for setting in dict.fromkeys(k[3:] for k in rows):
+        sub = [r for k, r in rows.items() if k[3:] == setting]
+        steps, synth, conf = setting
+        out += [f"## cgan {steps} steps, {synth} synthetic images per class, "
+                + (f"filtered at confidence {conf}" if conf else "unfiltered"), "",
+                "Measured " + "; ".join(sorted({f"{r['date'][:10]} at {r['commit']} on {r['machine']}" for r in sub}))
+                + ", by " + ", ".join(f"`{c}`" for c in dict.fromkeys(r["command"] for r in sub))
+                + ". Accuracy on the 10,000 test images (mean over seeds); uplift over real-only in points, "
+                  "mean [95% interval] over seeds:", "",
+                "| N | seeds | classifier | " + " | ".join(CONDITIONS)
+                + " | real+shift uplift | real+synth uplift | synth-only vs real |", "|---" * (len(CONDITIONS) + 6) + "|"]
+        for n in sorted({r["n"] for r in sub}):
+            for clf in ("logreg", "cnn"):
+                acc = {c: {r["seed"]: r[clf] for r in sub if r["n"] == n and r["condition"] == c and r[clf] is not None}
+                       for c in CONDITIONS}
+                seeds = sorted(set.intersection(*(set(v) for v in acc.values())))
+                if not seeds:
+                    continue
+                a = {c: np.array([acc[c][s] for s in seeds]) for c in CONDITIONS}
+                ups = [interval(a[c] - a["real"]) for c in ("real+shift", "real+synth", "synth")]
+                out.append(f"| {n} | {len(seeds)} | {clf} | " + " | ".join(f"{a[c].mean():.3f}" for c in CONDITIONS)
+                           + " | " + " | ".join(ups) + " |")
+        gan = np.mean([r["gan_s"] for r in sub])
+        out += ["", f"cgan training {gan:.0f} s wall per run (mean); pictures: augment_synth_n*.png (rows = "
+                    f"classes, the first seed of the latest run)", ""]
     return "\n".join(out)
 
 
@@ -143,23 +154,23 @@ def main() -> None:
     ap.add_argument("--min-confidence", type=float)
     ap.add_argument("--no-cnn", action="store_true", help="logistic regression only")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--table", action="store_true", help="only re-render augment.md from augment.jsonl")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    key = stamp()
     RESULTS.mkdir(parents=True, exist_ok=True)
-    te = load_builtin("fashion-mnist", "test")
-    rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for n in args.n:
-            for seed in args.seeds:
-                for r in one(n, seed, args, Path(tmp), (te.x, te.labels)):
-                    rows.append({**key, **r})
-                    with open(RESULTS / "augment.jsonl", "a") as f:
-                        f.write(json.dumps(rows[-1]) + "\n")
-    md = markdown(rows, args, key)
-    print("\n" + md)
-    with open(RESULTS / "augment.md", "a") as f:
-        f.write(md + "\n")
+    if not args.table:
+        prov = provenance()
+        te = load_builtin("fashion-mnist", "test")
+        with tempfile.TemporaryDirectory() as tmp:
+            for n in args.n:
+                for seed in args.seeds:
+                    for r in one(n, seed, args, Path(tmp), (te.x, te.labels)):
+                        with open(RESULTS / "augment.jsonl", "a") as f:
+                            f.write(json.dumps({**prov, **r}) + "\n")
+    write_result("augment", "Classifier augmentation with a cgan's synthetic set (Fashion-MNIST, little real data)",
+                 render(), {**provenance("python benchmarks/augment.py --table"),
+                      "summary": "Rendered from augment.jsonl (the latest row of each case); each section says when, at "
+                                 "which commit and on which machine its rows were measured."}, keep_history=False)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import ganforge.anomaly
 from ganforge.apps.anomaly import read_data, select_classes, split_normal
 from ganforge.families import family_class
 
-TINY = dict(steps=6, channels=4, z_dim=4, log_every=2, batch_size=32)
+TINY = dict(steps=6, arch="conv", channels=4, z_dim=4, log_every=2, batch_size=32)  # conv: BatchNorm
 TINY_BY_METHOD = {"ganomaly": TINY, "fanogan": dict(TINY, gan_steps=3, n_critic=1)}
 
 
