@@ -1,5 +1,6 @@
-"""`ganforge synthesize`: a class-balanced labelled set from a cgan run, in layouts ganforge reads
-back; the confidence filter keeps only what the run's own classifier reads as the asked class."""
+"""`ganforge augment` (older name: `ganforge synthesize`): a class-balanced labelled set from a cgan
+run, in layouts ganforge reads back, or a tabular run's rows per category as CSV; the confidence
+filter keeps only what the run's own classifier reads as the asked class."""
 from __future__ import annotations
 
 import subprocess
@@ -22,13 +23,13 @@ def cgan_run(tmp_path_factory):
 
 
 def test_a_balanced_labelled_set_in_npz_and_folder_layouts(cgan_run, cli, tmp_path):
-    code, out, err = cli("synthesize", cgan_run, "--per-class", 7, "--out", tmp_path / "s.npz")
+    code, out, err = cli("augment", cgan_run, "--per-class", 7, "--out", tmp_path / "s.npz")
     assert code == 0, err
     assert "70 images (7 per class, 10 classes)" in out
     with np.load(tmp_path / "s.npz") as f:
         assert f["images"].shape == (70, 8, 8, 1) and f["images"].dtype == np.uint8
         assert f["labels"].dtype == np.int64 and np.bincount(f["labels"]).tolist() == [7] * 10
-    code, out, err = cli("synthesize", cgan_run, "--per-class", 3, "--out", tmp_path / "folder")
+    code, out, err = cli("synthesize", cgan_run, "--per-class", 3, "--out", tmp_path / "folder")  # the old name
     assert code == 0, err
     for data in (tmp_path / "s.npz", tmp_path / "folder"):  # what `ganforge train` reads back
         ds = load_dataset(str(data), 8)
@@ -73,7 +74,52 @@ def test_bad_synthesize_input_is_one_line_and_writes_nothing(cgan_run, cli, tmp_
              ([cgan_run, "--per-class", 2, "--out", tmp_path / "full"], "is not empty"),
              ([cgan_run, "--per-class", 2, "--out", tmp_path / "old.npz"], "already exists")]
     for args, message in cases:
-        code, _, err = cli("synthesize", *args)
+        code, _, err = cli("augment", *args)
         assert code == 2 and len(err.strip().splitlines()) == 1 and message in err, (args, err)
     assert not (tmp_path / "a.npz").exists() and (tmp_path / "old.npz").read_bytes() == b"keep"
     assert [p.name for p in (tmp_path / "full").iterdir()] == ["x.txt"]
+
+
+@pytest.fixture(scope="module")
+def table_run(tmp_path_factory):
+    import pandas as pd
+
+    from ganforge.tabular import TabularGAN
+    rng = np.random.default_rng(0)
+    kind = rng.choice(["common", "other", "rare"], size=300, p=[0.6, 0.3, 0.1])
+    df = pd.DataFrame({"size": rng.normal(size=300) + (kind == "rare") * 3, "colour": rng.choice(["r", "g"], 300),
+                       "kind": kind})
+    out = tmp_path_factory.mktemp("tab") / "run"
+    TabularGAN(epochs=2, batch_size=100, hidden=16, z_dim=8, progress=False, verbose=False).fit(df, out=out)
+    return out
+
+
+def test_a_table_run_gives_rows_per_category_of_its_label_column_as_csv(table_run, cli, tmp_path):
+    import pandas as pd
+
+    import ganforge.augment
+    code, out, err = cli("augment", table_run, "--per-class", 6, "--label", "kind", "--out", tmp_path / "s.csv")
+    assert code == 0, err
+    assert "18 rows of 'kind' (6 per class, 3 classes)" in out
+    df = pd.read_csv(tmp_path / "s.csv")
+    assert list(df.columns) == ["size", "colour", "kind"]
+    assert df["kind"].value_counts().to_dict() == {"common": 6, "other": 6, "rare": 6}
+    rows, rep = ganforge.augment.synthesize_rows(table_run, 6, "kind")  # the Python API, same rows
+    assert rep["classes"] == ["common", "other", "rare"]
+    pd.testing.assert_frame_equal(rows.reset_index(drop=True), df, check_dtype=False, atol=1e-4)
+
+
+def test_bad_augment_input_for_tables_is_one_line_and_writes_nothing(table_run, cgan_run, cli, tmp_path):
+    cases = [([table_run, "--per-class", 2, "--out", tmp_path / "a.csv"], "needs --label COLUMN"),
+             ([table_run, "--per-class", 2, "--label", "size", "--out", tmp_path / "a.csv"], "cannot use --label 'size'"),
+             ([table_run, "--per-class", 2, "--label", "nope", "--out", tmp_path / "a.csv"], "no such column"),
+             ([table_run, "--per-class", 0, "--label", "kind", "--out", tmp_path / "a.csv"], "at least 1"),
+             ([table_run, "--per-class", 2, "--label", "kind", "--out", tmp_path / "a.npz"], "must end in .csv"),
+             ([table_run, "--per-class", 2, "--label", "kind", "--min-confidence", 0.5, "--out", tmp_path / "a.csv"],
+              "drop --min-confidence"),
+             ([cgan_run, "--per-class", 2, "--label", "kind", "--out", tmp_path / "a.npz"], "drop --label"),
+             ([cgan_run, "--per-class", 2, "--out", tmp_path / "a.csv"], "not a .csv")]
+    for args, message in cases:
+        code, _, err = cli("augment", *args)
+        assert code == 2 and len(err.strip().splitlines()) == 1 and message in err, (args, err)
+    assert not (tmp_path / "a.csv").exists() and not (tmp_path / "a.npz").exists()

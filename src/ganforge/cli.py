@@ -215,9 +215,11 @@ from .apps.text import generate as _generate  # noqa: E402  (ganforge generate R
 cli.add_command(_generate)
 
 from .apps.work_cli import anomaly as _anomaly  # noqa: E402  (ganforge anomaly fit|score)
-from .apps.work_cli import synthesize as _synthesize  # noqa: E402  (labelled synthetic sets)
+from .apps.work_cli import augment as _augment  # noqa: E402  (labelled synthetic sets)
+from .apps.work_cli import synthesize as _synthesize  # noqa: E402  (augment's older name, hidden)
 
 cli.add_command(_anomaly)
+cli.add_command(_augment)
 cli.add_command(_synthesize)
 
 from .apps.cli import COMMANDS as _i2i_commands  # noqa: E402  (translate, colorize, upscale, inpaint)

@@ -1,9 +1,13 @@
-"""A labelled synthetic training set from a class-conditional run (`ganforge synthesize`).
+"""A labelled synthetic training set from a class-conditional run (`ganforge augment`; the
+older name `ganforge synthesize` is the same command).
 
     ganforge train small_set/ --model cgan --out runs/small
-    ganforge synthesize runs/small --per-class 100 --out synth.npz    # or synth/ (class folders)
+    ganforge augment runs/small --per-class 100 --out synth.npz     # or synth/ (class folders)
+    ganforge augment runs/table --per-class 500 --label income --out synth.csv   # a tabular run
 
-Class-balanced: `per_class` images of every class, labelled with the class G was asked for.
+Class-balanced: `per_class` images of every class, labelled with the class G was asked for; a
+tabular run gives `per_class` rows of every category of its `label` column (conditional
+sampling, as `ganforge tabular sample --condition label=VALUE`).
 `min_confidence` keeps only images that a classifier fitted on the run's own real data (never a
 shipped network, which may have seen far more labelled data than the run) gives at least that
 probability of the asked class; the acceptance rate per class is reported, since a filter that
@@ -20,6 +24,7 @@ import numpy as np
 import torch
 
 from ..artifacts.noise import Generator
+from ..artifacts.saved import read_info
 from ..io.checkpoint import atomic_write
 from ..io.errors import GanforgeError
 from ..io.images import save_png, to_uint8
@@ -62,8 +67,8 @@ def synthesize(run_dir: str | Path, per_class: int, seed: int = 0, min_confidenc
         raise GanforgeError(f"{run_dir} holds an unconditional model; a labelled set needs a class-conditional "
                             f"run (train labelled images with --model cgan)")
     if gen.data["kind"] != "images":
-        raise GanforgeError(f"{run_dir} generates {gen.data['kind']}; synthesize writes labelled image sets "
-                            f"(tables: `ganforge tabular sample --condition COLUMN=VALUE`)")
+        raise GanforgeError(f"{run_dir} generates {gen.data['kind']}; augment writes labelled images (a cgan run) "
+                            f"or table rows (a `ganforge tabular fit` run with --label COLUMN)")
     if per_class < 1:
         raise GanforgeError(f"--per-class must be at least 1, got {per_class}")
     if min_confidence is not None and not 0 < min_confidence < 1:
@@ -120,8 +125,44 @@ def write_set(x: torch.Tensor, labels: torch.Tensor, class_names: list[str], out
     return out
 
 
+def synthesize_rows(run_dir: str | Path, per_class: int, label: str | None, seed: int = 0):
+    """(DataFrame, report): `per_class` rows of every category of the categorical column `label`
+    of the tabular run in `run_dir`, drawn conditioned on that category (TabularGAN.sample)."""
+    import pandas as pd
+
+    from ..tabular import TabularGAN
+    model = TabularGAN.load(run_dir)
+    cols = {c["name"]: c for c in model.transformer.columns}
+    layout = [c["column"] for c in model.generator_.info["data"]["info"]["cond"]]
+    if label is None or label not in layout:
+        known = ", ".join(map(str, layout)) or "none"
+        got = "needs --label COLUMN" if label is None else (
+            f"cannot use --label '{label}'" + (f" ({cols[label]['kind']})" if label in cols else " (no such column)"))
+        raise GanforgeError(f"a table run {got}: the class column, one of its categorical columns: {known}")
+    if per_class < 1:
+        raise GanforgeError(f"--per-class must be at least 1, got {per_class}")
+    cats = cols[label]["categories"]
+    parts = [model.sample(per_class, conditions={label: v}, seed=seed * 1000 + k) for k, v in enumerate(cats)]
+    report = {"per_class": per_class, "classes": [str(v) for v in cats], "seed": seed, "label": label}
+    return pd.concat(parts, ignore_index=True), report
+
+
 def synthesize_to(run_dir, out, per_class: int, seed: int = 0, min_confidence: float | None = None,
-                  log=None) -> dict:
+                  log=None, label: str | None = None) -> dict:
+    """Write the set: images to a .npz or class folders, a tabular run's rows to a .csv."""
+    if read_info(run_dir)["input"] == "table":
+        if min_confidence is not None:
+            raise GanforgeError("--min-confidence filters images; a table run's rows are drawn conditioned on "
+                                "their class: drop --min-confidence")
+        if Path(out).suffix.lower() != ".csv":
+            raise GanforgeError(f"a table run writes rows: --out must end in .csv, got '{Path(out).name}'")
+        df, report = synthesize_rows(run_dir, per_class, label, seed)
+        atomic_write(Path(out), lambda tmp: df.to_csv(tmp, index=False))
+        return {**report, "out": str(out), "count": len(df)}
+    if label is not None:
+        raise GanforgeError(f"--label names a table's class column; {run_dir} is an image run: drop --label")
+    if Path(out).suffix.lower() == ".csv":
+        raise GanforgeError(f"{run_dir} generates images: --out must be a .npz or a new folder, not a .csv")
     x, y, report = synthesize(run_dir, per_class, seed, min_confidence, log)
     path = write_set(x, y, report["classes"], out)
     report["out"] = str(path)

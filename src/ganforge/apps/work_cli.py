@@ -1,6 +1,9 @@
 """GANs at work: `ganforge anomaly fit DATA --out RUN`, `ganforge anomaly score RUN NEW_DATA --out
-scores.csv`, and `ganforge synthesize RUN --per-class N --out synth.npz` (a labelled training set)."""
+scores.csv`, and `ganforge augment RUN --per-class N --out synth.npz` (a labelled training set;
+`ganforge synthesize` is its older name)."""
 from __future__ import annotations
+
+import copy
 
 import click
 
@@ -69,29 +72,37 @@ def score_command(run_dir, data, out, fpr, overwrite):
                f"{df.attrs['threshold']:.6g} (set at {rate:.1%} false positives on held-out normal data)")
 
 
-@click.command()
+@click.command("augment")
 @click.argument("run_dir", type=click.Path())
-@click.option("--per-class", type=int, required=True, help="Images per class.")
+@click.option("--per-class", type=int, required=True, help="Images (or table rows) per class.")
 @click.option("--out", required=True, type=click.Path(),
-              help="A .npz (images, labels) or a new folder (one sub-folder of PNGs per class).")
+              help="A .npz (images, labels), a new folder (one sub-folder of PNGs per class), or a .csv for a table run.")
+@click.option("--label", help="Table runs: the categorical column that holds the class.")
 @click.option("--min-confidence", type=float,
               help="Keep only images a logistic regression fitted on the run's own data gives this probability of "
                    "their class (acceptance per class is reported).")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--overwrite", is_flag=True, help="Replace a .npz --out if it already exists.")
-def synthesize(run_dir, per_class, out, min_confidence, seed, overwrite):
-    """Write a class-balanced labelled synthetic set from the conditional run RUN_DIR (cgan),
-    in a layout `ganforge train` and your own code read back. Whether it helps a classifier
-    depends on the data: see benchmarks/augment.py for measured uplifts (and losses)."""
+@click.option("--overwrite", is_flag=True, help="Replace a .npz or .csv --out if it already exists.")
+def augment(run_dir, per_class, out, label, min_confidence, seed, overwrite):
+    """Write a class-balanced labelled synthetic set from the conditional run RUN_DIR (a cgan, or
+    a `ganforge tabular fit` run with --label), in a layout `ganforge train` / `tabular fit` and
+    your own code read back. Whether it helps a classifier depends on the data: see
+    benchmarks/results/augment.md for measured uplifts (and losses)."""
     from pathlib import Path
 
     from ..io.outputs import check_output
     from .synthesize import synthesize_to
-    if Path(out).suffix.lower() == ".npz":
+    if Path(out).suffix.lower() in (".npz", ".csv"):
         check_output(out, overwrite=overwrite)
-    rep = synthesize_to(run_dir, out, per_class, seed=seed, min_confidence=min_confidence,
+    rep = synthesize_to(run_dir, out, per_class, seed=seed, min_confidence=min_confidence, label=label,
                         log=lambda m: click.echo(m, err=True))
-    click.echo(f"wrote {rep['count']} images ({per_class} per class, {len(rep['classes'])} classes) to {rep['out']}")
+    what = f"rows of '{label}'" if label else "images"
+    click.echo(f"wrote {rep['count']} {what} ({per_class} per class, {len(rep['classes'])} classes) to {rep['out']}")
     if "acceptance" in rep:
         click.echo("accepted by the run's classifier at >= "
                    f"{min_confidence}: " + ", ".join(f"{k} {v:.0%}" for k, v in rep["acceptance"].items()))
+
+
+# The command's first name, kept so scripts written for it still run; hidden from --help.
+synthesize = copy.copy(augment)
+synthesize.name, synthesize.hidden = "synthesize", True
