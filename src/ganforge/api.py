@@ -127,7 +127,8 @@ def _builtin_kind(data: str) -> str | None:
 def load(run_dir: str | Path, device: str = "cpu"):
     """The trained model of any run folder, for use without training code (no pickle):
     a `Generator` (noise in: `.sample(n)`), an `ImageModel` (`.translate/.upscale/.colorize/
-    .inpaint`), a `TabularGAN` (`.sample(n)`) or a `SeriesModel` (`.sample(n)`: time series)."""
+    .inpaint`), a `TabularGAN` (`.sample(n)`), a `SeriesModel` (`.sample(n)`: time series) or an
+    `AudioModel` (`.sample(n)`: audio clips)."""
     kind = read_info(run_dir)["input"]
     if kind == "image":
         return ImageModel.load(run_dir, device)
@@ -139,6 +140,9 @@ def load(run_dir: str | Path, device: str = "cpu"):
         return TabularGAN.load(run_dir, device)
     if kind == "series":
         return SeriesModel.load(run_dir, device)
+    if kind == "audio":  # waveforms (`.sample(n)`, `.write("clips")`: WAV files)
+        from .artifacts.audio import AudioModel
+        return AudioModel.load(run_dir, device)
     if kind == "anomaly":  # an anomaly detector (`.scores(x)`; ganforge.anomaly.score for files)
         return Detector.load(run_dir, device)
     return Generator.load(run_dir, device)

@@ -77,6 +77,9 @@ def cli():
 @click.option("--layers", type=int, help="timegan: stacked RNN layers (default 3).")
 @click.option("--embed-steps", type=int, help="timegan: embedding-only steps first (default steps/5).")
 @click.option("--supervised-steps", type=int, help="timegan: supervised-only steps next (default steps/5).")
+@click.option("--sample-rate", type=int, help="wavegan: clips are resampled to this rate in Hz (default 8000).")
+@click.option("--clip-samples", type=int, help="wavegan: samples per clip, a multiple of 1024 (default 8192).")
+@click.option("--phase-shuffle", type=int, help="wavegan: D shifts activations by up to this many samples (default 2).")
 @click.option("--seed", type=int, help="Seed of weights, data order and noise (default 0).")
 @click.option("--device", help="auto, cpu, cuda, cuda:1 ...")
 @click.option("--precision", type=click.Choice(("fp32", "bf16", "fp16", "auto")),
@@ -144,25 +147,32 @@ def resume(run_dir, quiet, **options):
 @cli.command()
 @click.argument("run_dir", type=click.Path())
 @click.option("-n", "n", type=int, default=64, show_default=True, help="Number of samples.")
-@click.option("--out", required=True, type=click.Path(dir_okay=False), help=".npz (arrays) or .png (grid); time series also .csv.")
+@click.option("--out", required=True, type=click.Path(), help=".npz (arrays) or .png (grid); time series also .csv; "
+              "audio: a folder of WAV files.")
 @click.option("--label", help="Class of a conditional model, by index or name (`ganforge info` lists them; default: uniform).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--no-filter", is_flag=True, help="Keep every fake, also those the run's sample filter rejects.")
 @click.option("--truncation", type=float, help="stylegan: truncation psi, pulls w towards its mean (1 = off, 0 = the mean image).")
 @click.option("--overwrite", is_flag=True, help="Replace --out if it already exists.")
 def sample(run_dir, n, out, label, seed, no_filter, overwrite, truncation):
-    """Generate N samples from a trained run into OUT (.npz or .png; time series: .csv, .npz or .png)."""
+    """Generate N samples from a trained run into OUT (.npz or .png; time series: .csv, .npz or .png;
+    audio: a folder of WAV files, .npz or .png of spectrograms)."""
+    from .artifacts.audio import AudioModel
     from .artifacts.noise import Generator
     from .artifacts.saved import read_info
     from .artifacts.series import SeriesModel
     from .io.outputs import check_output
-    check_output(out, overwrite=overwrite)
-    # a noise or series model; another kind is refused with its own command
-    gen = (SeriesModel if read_info(run_dir)["input"] == "series" else Generator).load(run_dir)
+    # a noise, series or audio model; another kind is refused with its own command
+    kind = read_info(run_dir)["input"]
+    gen = {"series": SeriesModel, "audio": AudioModel}.get(kind, Generator).load(run_dir)
     psi = {} if truncation is None else {"truncation": truncation}
     if psi and not isinstance(gen, Generator):
         raise GanforgeError("--truncation needs a stylegan run; this run's model has no mapping network")
-    s = gen.write(out, n, label=label, seed=seed, filter=False if no_filter else None, **psi)
+    if isinstance(gen, AudioModel):  # a folder of clips: checked (and written whole) by the model
+        s = gen.write(out, n, label=label, seed=seed, overwrite=overwrite, **psi)
+    else:
+        check_output(out, overwrite=overwrite)
+        s = gen.write(out, n, label=label, seed=seed, filter=False if no_filter else None, **psi)
     how = " (sample filter on: off-support fakes redrawn)" if gen.has_filter and not no_filter else ""
     click.echo(f"wrote {len(s.samples)} samples {tuple(s.samples.shape[1:])} to {out}{how}")
 

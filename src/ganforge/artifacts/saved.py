@@ -18,7 +18,8 @@ from ..nets import build_net
 GENERATOR_JSON, GENERATOR_WEIGHTS = "generator.json", "generator.safetensors"
 FILTER_WEIGHTS = "filter.safetensors"  # the discriminator of the sample filter, if any
 INPUTS = {"noise": "samples noise", "image": "translates images", "table": "synthesises table rows",
-          "series": "samples time series", "anomaly": "scores anomalies", "text": "draws images from text"}
+          "series": "samples time series", "audio": "generates audio clips", "anomaly": "scores anomalies",
+          "text": "draws images from text"}
 
 
 def command_for(info: dict, run_dir: Path) -> str:
@@ -31,6 +32,8 @@ def command_for(info: dict, run_dir: Path) -> str:
         return f"ganforge generate {run_dir} --text \"...\" -n 16 --out images.png"
     if info["input"] == "anomaly":
         return f"ganforge anomaly score {run_dir} NEW_DATA --out scores.csv"
+    if info["input"] == "audio":
+        return f"ganforge sample {run_dir} -n 16 --out clips"
     return f"ganforge sample {run_dir} -n 64 --out samples.png"
 
 

@@ -21,12 +21,16 @@ def load_dataset(spec: str, image_size: int | None = None) -> Dataset:
         raise GanforgeError(f"'{spec}' is a table: fit it with `ganforge tabular fit {spec} --out RUN`")
     elif entry is not None and entry.kind == "series":
         raise GanforgeError(f"'{spec}' is a time series: train it with --model timegan")
+    elif entry is not None and entry.kind == "audio":
+        raise GanforgeError(f"'{spec}' is audio: train it with --model wavegan")
     elif entry is not None:
         raise GanforgeError(f"'{spec}' holds photos for image-to-image models; train it with "
                             f"--model pix2pix, cyclegan, colorize, srgan or inpaint")
     else:
         path = Path(spec)
         if path.is_dir():
+            if next(path.rglob("*.[wW][aA][vV]"), None) is not None:
+                raise GanforgeError(f"folder {path} holds .wav clips: train them with --model wavegan")
             return files.load_folder(path, image_size)
         if path.suffix.lower() == ".npz":
             if not path.is_file():

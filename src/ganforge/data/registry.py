@@ -87,13 +87,17 @@ _SETS = [
     BuiltinSet("sines", "series", "TimeGAN's sines: 10,000 windows of 5 sines, random frequency and phase"),
     BuiltinSet("sp500", "series", "S&P 500 daily open/high/low/close/adj close/volume 1999-2018 (arch package)"),
     BuiltinSet("nasdaq", "series", "NASDAQ composite daily OHLC/adj close/volume 1999-2018 (arch package)"),
+    # Audio (data/audio.py, loaded by the wavegan family with its --sample-rate / --clip-samples)
+    BuiltinSet("spoken-digits", "audio", "synthetic speech: 'zero'..'nine' by espeak-ng, 90 voice/speed/pitch "
+               "versions each (rendered once into the user cache; needs the espeak-ng package)"),
+    BuiltinSet("tones", "audio", "pure tones at 6 pitches (220-1320 Hz), random phase and level, 64 each"),
 ]
 
 DATASETS: dict[str, BuiltinSet] = {}
 for _s in _SETS:
-    if _s.name in DATASETS or _s.kind not in ("points", "images", "image-crops", "table", "series"):
+    if _s.name in DATASETS or _s.kind not in ("points", "images", "image-crops", "table", "series", "audio"):
         raise ValueError(f"bad built-in data set entry {_s.name!r}")
-    if (_s.load is None) != (_s.kind in ("image-crops", "table", "series")):
+    if (_s.load is None) != (_s.kind in ("image-crops", "table", "series", "audio")):
         raise ValueError(f"built-in set {_s.name!r}: points and images load here, the others elsewhere")
     DATASETS[_s.name] = _s
 

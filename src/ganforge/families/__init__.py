@@ -23,6 +23,7 @@ from .stylegan import StyleGAN
 from .tabular import TabularFamily
 from .text2img import Text2Img
 from .timegan import TimeGAN
+from .wavegan import WaveGAN
 
 FAMILIES: dict[str, type[Family]] = {}
 
@@ -50,6 +51,7 @@ for _cls in (Vanilla, DCGAN, CGAN, LapGAN, Pix2Pix, CycleGAN, Colorize, SRGAN, I
              GANomaly, FAnoGAN):
     register(_cls)
 register(Text2Img)
+register(WaveGAN)
 
 
 def family_class(name: str) -> type[Family]:

@@ -23,6 +23,7 @@ from .stylegan import StyleDiscriminator, StyleGenerator
 from .tabular import TableCritic, TableGenerator
 from .text2img import TextConvDiscriminator, TextConvGenerator
 from .unet import UNet
+from .wavegan import WaveDiscriminator, WaveGenerator
 
 # Every net a saved run can name. Explicit, so a fresh process knows them all without imports
 # having to happen first; the names are part of the run format and never change meaning.
@@ -50,6 +51,8 @@ NETS: dict[str, type[nn.Module]] = {
     "text_g": TextConvGenerator,
     "timegan_sampler": TimeGANSampler,
     "unet": UNet,
+    "wave_d": WaveDiscriminator,
+    "wave_g": WaveGenerator,
 }
 
 
