@@ -17,9 +17,13 @@ INSTALL = "pip install 'ganforge[dashboard]'"
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Interface to bind; any other than localhost needs the printed token.")
 @click.option("--token", help="Token for a non-local --host (default: a random one, printed).")
-def dashboard(runs_dir, port, host, token):
+@click.option("--allow-train", is_flag=True,
+              help="Let the page start runs (into RUNS_DIR), stop and resume them; off by default.")
+def dashboard(runs_dir, port, host, token, allow_train):
     """Serve a live dashboard of the runs in RUNS_DIR (default runs/): status, curves, health
-    findings, sample grids over time, metrics next to their floor. Reads only inside RUNS_DIR."""
+    findings, sample grids over time, metrics next to their floor. Reads only inside RUNS_DIR.
+    With --allow-train the page also starts, stops and resumes runs (`ganforge train` processes
+    writing into RUNS_DIR)."""
     try:
         import uvicorn
 
@@ -31,8 +35,9 @@ def dashboard(runs_dir, port, host, token):
                             f"run folders (ganforge train --out runs/NAME)")
     if needs_token(host):
         token = token or secrets.token_urlsafe(24)
-    app = create_app(runs_dir, token=token if needs_token(host) else None)
+    app = create_app(runs_dir, token=token if needs_token(host) else None, allow_train=allow_train)
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"dashboard of {Path(runs_dir).resolve()} at http://{shown}:{port}/"
-               + (f"?token={token}" if needs_token(host) else "") + "   (Ctrl-C stops it)")
+               + (f"?token={token}" if needs_token(host) else "")
+               + ("   (runs can be started from the page)" if allow_train else "") + "   (Ctrl-C stops it)")
     uvicorn.run(app, host=host, port=port, log_level="warning")

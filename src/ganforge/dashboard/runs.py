@@ -27,7 +27,7 @@ class RunsRoot:
         self._logs: dict[Path, tuple[tuple[int, int], list[dict]]] = {}
 
     # ---- safe paths ---------------------------------------------------------------------
-    def _inside(self, path: Path) -> Path:
+    def inside(self, path: Path) -> Path:
         real = path.resolve()
         if real != self.root and self.root not in real.parents:
             raise Refused(str(path))
@@ -38,7 +38,7 @@ class RunsRoot:
         if not name or name.startswith(("/", "\\")) or "\\" in name or any(p in ("..", ".") for p in parts) \
                 or re.match(r"^[A-Za-z]:", name):
             raise Refused(name)
-        path = self._inside(self.root.joinpath(*parts))
+        path = self.inside(self.root.joinpath(*parts))
         if not (path / CONFIG).is_file():
             raise Refused(name)
         return path
@@ -46,7 +46,7 @@ class RunsRoot:
     def sample_file(self, name: str, file: str) -> Path:
         if not SAMPLE_NAME.fullmatch(file):
             raise Refused(file)
-        path = self._inside(self.run_dir(name) / SAMPLES / file)
+        path = self.inside(self.run_dir(name) / SAMPLES / file)
         if not path.is_file():
             raise Refused(file)
         return path
@@ -61,7 +61,7 @@ class RunsRoot:
                 for p in sorted(d.iterdir()) if d.is_dir() else []:
                     if p.is_dir() and not p.name.startswith("."):
                         try:
-                            self._inside(p)
+                            self.inside(p)
                         except Refused:
                             continue
                         (out if (p / CONFIG).is_file() else nxt).append(p)

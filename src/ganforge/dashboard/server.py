@@ -1,11 +1,15 @@
-"""The dashboard's web app (Starlette): two pages and the JSON they poll.
+"""The dashboard's web app (Starlette): the pages and the JSON they poll.
 
 Pages and assets are files of this package (static/), served from memory: no build step, no CDN.
 A token, when set (always when bound off localhost), is needed on every request: `?token=` on the
-first page sets a same-site cookie that the page's own requests then carry.
+first page sets a same-site cookie that the page's own requests then carry. Starting, stopping
+and resuming runs (jobs.py) exists only with `allow_train`: without it the form and buttons are
+not in the pages and those endpoints answer 403. They take JSON bodies only and refuse another
+site's Origin, so a web page elsewhere cannot start a run through the user's browser.
 """
 from __future__ import annotations
 
+import contextlib
 import secrets
 from importlib import resources
 
@@ -17,16 +21,25 @@ from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route
 
 from ..io.errors import GanforgeError
+from .jobs import Jobs
 from .model import Models
 from .runs import Refused, RunsRoot
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 COOKIE = "ganforge_token"
 TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript", ".css": "text/css"}
+NO_TRAIN = "error: starting, stopping and resuming runs needs `ganforge dashboard --allow-train`"
+TRAIN_SLOT = b"<!--train-->"  # where a page gets its training controls (static/train_*.html)
 
 
-def _asset(name: str) -> Response:
-    data = resources.files(__package__).joinpath("static", name).read_bytes()
+def _read(name: str) -> bytes:
+    return resources.files(__package__).joinpath("static", name).read_bytes()
+
+
+def _asset(name: str, controls: str | None = None) -> Response:
+    data = _read(name)
+    if TRAIN_SLOT in data:
+        data = data.replace(TRAIN_SLOT, _read(controls) if controls else b"")
     return Response(data, media_type=TYPES[name[name.rindex("."):]], headers={"Cache-Control": "no-cache"})
 
 
@@ -46,8 +59,10 @@ class TokenGate(BaseHTTPMiddleware):
         return response
 
 
-def create_app(runs_dir, token: str | None = None) -> Starlette:
+def create_app(runs_dir, token: str | None = None, allow_train: bool = False,
+               start_wait: float = 120.0) -> Starlette:
     root, models = RunsRoot(runs_dir), Models()
+    jobs = Jobs(root, start_wait=start_wait) if allow_train else None
 
     def guarded(fn):
         async def endpoint(request):
@@ -59,17 +74,49 @@ def create_app(runs_dir, token: str | None = None) -> Starlette:
                 return PlainTextResponse(f"error: {e}", 400)
         return endpoint
 
+    def training(fn):
+        """A POST that starts or stops a child: only with allow_train, JSON, from this origin."""
+        async def endpoint(request):
+            if jobs is None:
+                return PlainTextResponse(NO_TRAIN, 403)
+            origin = request.headers.get("origin")
+            if origin is not None and origin.split("://", 1)[-1] != request.headers.get("host"):
+                return PlainTextResponse("error: a request from another site's page is refused", 403)
+            if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+                return PlainTextResponse("error: send the form as JSON (Content-Type: application/json)", 415)
+            try:
+                body = await request.json()
+            except ValueError:
+                body = None
+            if not isinstance(body, dict):
+                return PlainTextResponse("error: the body must be a JSON object", 400)
+            return await guarded(lambda r, **kw: JSONResponse(fn(body, **kw)))(request)
+        return endpoint
+
+    def job(name: str) -> dict | None:
+        return jobs.get(name) if jobs else None
+
     def runs(request):
         out = []
         for name in root.names():
             try:
-                out.append(root.summary(name))
+                out.append(root.summary(name) | {"job": job(name)})
             except (Refused, OSError):  # removed while listing
                 continue
-        return JSONResponse({"root": str(root.root), "runs": out})
+        return JSONResponse({"root": str(root.root), "runs": out, "allow_train": jobs is not None,
+                             "jobs": jobs.all() if jobs else []})
 
     def run(request, name):
-        return JSONResponse(root.detail(name))
+        return JSONResponse(root.detail(name) | {"job": job(name), "allow_train": jobs is not None})
+
+    def start(body):
+        return jobs.start(**{k: str(body.get(k) or "") for k in ("data", "name", "model", "steps", "options")})
+
+    def resume(body, name):
+        return jobs.resume(name, steps=str(body.get("steps") or ""))
+
+    def stop(body, name):
+        return jobs.stop(name)
 
     def sample(request, name, file):
         return FileResponse(root.sample_file(name, file), media_type="image/png")
@@ -88,20 +135,33 @@ def create_app(runs_dir, token: str | None = None) -> Starlette:
         headers = {"Content-Disposition": f'attachment; filename="samples_seed{seed}.png"'} if q.get("download") else {}
         return Response(png, media_type="image/png", headers=headers)
 
+    form, buttons = ("train_form.html", "train_buttons.html") if jobs else (None, None)
     routes = [
-        Route("/", lambda r: _asset("index.html")),
+        Route("/", lambda r: _asset("index.html", form)),
         Route("/compare", lambda r: _asset("compare.html")),
-        Route("/run/{name:path}", guarded(lambda r, name: root.run_dir(name) and _asset("run.html"))),
+        Route("/run/{name:path}", guarded(lambda r, name: root.run_dir(name) and _asset("run.html", buttons))),
         Route("/static/{file}", guarded(lambda r, file: _asset(file) if file in ("app.js", "style.css")
                                         else PlainTextResponse("not found", 404))),
         Route("/api/runs", runs),
+        Route("/api/train", training(start), methods=["POST"]),
+        Route("/api/run/{name:path}/stop", training(stop), methods=["POST"]),
+        Route("/api/run/{name:path}/resume", training(resume), methods=["POST"]),
         Route("/api/run/{name:path}/samples/{file}", guarded(sample)),
         Route("/api/run/{name:path}/model.png", guarded(model_png)),
         Route("/api/run/{name:path}/model", guarded(model)),
         Route("/api/run/{name:path}", guarded(run)),
     ]
     middleware = [Middleware(TokenGate, token=token)] if token else []
-    return Starlette(routes=routes, middleware=middleware)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        yield
+        if jobs:  # runs still training checkpoint and stop with the server
+            await run_in_threadpool(jobs.close)
+
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    app.state.jobs = jobs
+    return app
 
 
 def needs_token(host: str) -> bool:

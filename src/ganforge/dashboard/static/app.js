@@ -12,6 +12,15 @@ async function getJSON(url) {
   return r.json();
 }
 
+async function postJSON(url, body) {
+  const r = await fetch(url, {method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body)});
+  const text = await r.text();
+  if (!r.ok) throw new Error(text.trim().split("\n")[0]);  // the CLI's one line
+  return JSON.parse(text);
+}
+
+const jobBadge = (j) => j ? ` <span class="status job-${esc(j.state)}">${esc(j.state)}</span>` : "";
+
 function poll(fn) {
   const live = document.getElementById("live");
   const tick = async () => {
@@ -30,8 +39,32 @@ async function runsPage() {
   document.querySelector("#runs tbody").innerHTML = doc.runs.map((r) => `<tr>
     <td><input type="checkbox" value="${esc(r.name)}" ${picked.has(r.name) ? "checked" : ""}>
     <a href="/run/${runPath(r.name)}">${esc(r.name)}</a></td><td>${esc(r.family)}</td><td>${esc(r.data)}</td>
-    <td class="num">${r.step}/${esc(r.steps)}</td><td><span class="status ${esc(r.status)}">${esc(r.status)}</span></td>
+    <td class="num">${r.step}/${esc(r.steps)}</td><td><span class="status ${esc(r.status)}">${esc(r.status)}</span>${jobBadge(r.job)}</td>
     <td class="num">${r.best ? `${esc(r.best.metric)} ${fmt(r.best.value)}` : "–"}</td><td>${esc(ago(r.updated))}</td></tr>`).join("");
+  const jobs = document.getElementById("jobs");
+  if (jobs) {  // runs started here that have no run folder yet, or failed
+    const shown = new Set(doc.runs.map((r) => r.name));
+    jobs.innerHTML = doc.jobs.filter((j) => !shown.has(j.name) || j.error).map((j) =>
+      `<li>${esc(j.name)}${jobBadge(j)} ${j.error ? `<span class="finding-problem">${esc(j.error)}</span>` : ""}</li>`).join("");
+  }
+}
+
+function setupTrainForm() {
+  const form = document.getElementById("train-form");
+  if (!form) return;  // the server was not started with --allow-train
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const msg = document.getElementById("train-msg"), button = form.querySelector("button");
+    const body = Object.fromEntries(new FormData(form));
+    button.disabled = true;
+    msg.className = "dim"; msg.textContent = `starting ${body.name} (checking the options) ...`;
+    try {
+      const j = await postJSON("/api/train", body);
+      msg.textContent = `started ${j.name}: ${j.state}`;
+      await runsPage();
+    } catch (e) { msg.className = "finding-problem"; msg.textContent = e.message; }
+    button.disabled = false;
+  });
 }
 
 // ---- one run ---------------------------------------------------------------------------
@@ -75,7 +108,13 @@ function showSample(i) {
 async function runPage() {
   const r = await getJSON(`/api/run/${runPath(state.name)}`);
   document.getElementById("head").innerHTML = `${esc(r.family)} on ${esc(r.data)} · step ${r.step}/${esc(r.steps)} ·
-    <span class="status ${esc(r.status)}">${esc(r.status)}</span> · updated ${esc(ago(r.updated))}`;
+    <span class="status ${esc(r.status)}">${esc(r.status)}</span>${jobBadge(r.job)} · updated ${esc(ago(r.updated))}`;
+  if (document.getElementById("train-run")) {
+    const live = r.job && (r.job.state === "training" || r.job.state === "stopping");
+    document.getElementById("stop").hidden = !live;
+    document.getElementById("resume-box").hidden = live;
+    document.getElementById("job-state").textContent = r.job?.error ?? "";
+  }
   document.getElementById("curves").innerHTML = CURVES.map(([title, keys]) =>
     svgChart(title, keys.filter((k) => r.curves[k]).map((k) => [k, r.curves[k]]), r.findings)).join("");
   document.getElementById("findings").innerHTML = r.findings.length ? r.findings.map((f) => `<li class="finding-${esc(f.severity)}">
@@ -107,6 +146,18 @@ function setupSlider() {
       if (++i >= state.samples.length) { clearInterval(state.timer); state.timer = null; play.textContent = "play"; state.follow = true; }
     }, 300);
   });
+}
+
+function setupRunButtons() {
+  if (!document.getElementById("train-run")) return;
+  const msg = document.getElementById("train-msg"), url = `/api/run/${runPath(state.name)}`;
+  const act = async (what, body) => {
+    msg.className = "dim"; msg.textContent = `${what} ...`;
+    try { const j = await postJSON(`${url}/${what}`, body); msg.textContent = `${j.state}`; await runPage(); }
+    catch (e) { msg.className = "finding-problem"; msg.textContent = e.message; }
+  };
+  document.getElementById("stop").addEventListener("click", () => act("stop", {}));
+  document.getElementById("resume").addEventListener("click", () => act("resume", {steps: document.getElementById("resume-steps").value}));
 }
 
 // ---- the trained model: seed / truncation / label sliders ---------------------------------
@@ -173,6 +224,7 @@ if (document.body.dataset.page === "compare") {
   state.name = decodeURIComponent(location.pathname.replace(/^\/run\//, ""));
   document.getElementById("name").textContent = state.name;
   setupSlider();
+  setupRunButtons();
   setupModel();
   poll(runPage);
 } else {
@@ -181,5 +233,6 @@ if (document.body.dataset.page === "compare") {
     document.querySelectorAll("#runs input:checked").forEach((c) => q.append("runs", c.value));
     if ([...q].length) location.href = `/compare?${q}`;
   });
+  setupTrainForm();
   poll(runsPage);
 }
