@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[dev,text,export,dashboard,tensorboard]'
+	$(BIN)/pip install -q -e '.[dev,text,export,dashboard,tensorboard,sweep]'
 	touch $(STAMP)
 
 demo: $(STAMP)

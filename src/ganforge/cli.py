@@ -245,6 +245,10 @@ from .dashboard.cli import dashboard as _dashboard  # noqa: E402  (ganforge dash
 
 cli.add_command(_dashboard)
 
+from .sweep.cli import sweep as _sweep  # noqa: E402  (ganforge sweep DATA --trials N)
+
+cli.add_command(_sweep)
+
 from .apps.style import COMMANDS as _style_commands  # noqa: E402  (mix, walk, project)
 
 for _c in _style_commands:
