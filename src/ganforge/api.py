@@ -111,10 +111,13 @@ def train(data: str = "ring8", model: str | None = None, out: str | Path | None 
             except GanforgeError as e:
                 raise GanforgeError(f"{e}; {dataset.name} is labelled, so it trains cgan: "
                                     f"add --unconditional to train dcgan") from None
+    if unconditional and "conditional" in family.Options.names():  # e.g. stylegan: labels not used
+        opts["conditional"] = False
     cfg = resolve(family, opts, dataset.meta(), str(data))
-    if progress and os.environ.get("RANK", "0") == "0":  # the first line: what trains on what, and why
-        print(describe(family, dataset.meta(), chosen and not resume), flush=True)
-    fit(family, dataset, cfg, run.path, resume=resume, callbacks=callbacks, progress=progress)
+    # the first line: what trains on what, and why (printed once the family accepts the data)
+    announce = (describe(family, dataset.meta(), chosen and not resume)
+                if progress and os.environ.get("RANK", "0") == "0" else None)
+    fit(family, dataset, cfg, run.path, resume=resume, callbacks=callbacks, progress=progress, announce=announce)
     return Run(run.path)
 
 

@@ -5,9 +5,9 @@ folder, health monitor, training-time evaluation, resume checks and rank-0 guard
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
-import contextlib
 from pathlib import Path
 
 import torch
@@ -65,8 +65,10 @@ class Budget:
 
 
 def fit(family_cls: type[Family], dataset, cfg, out: str | Path, resume: bool = False,
-        callbacks=(), progress: bool = True) -> Trainer:
-    """Train `family_cls` on `dataset` with options `cfg` into the run folder `out`."""
+        callbacks=(), progress: bool = True, announce: str | None = None) -> Trainer:
+    """Train `family_cls` on `dataset` with options `cfg` into the run folder `out`.
+    `announce` (what trains on what) is printed once the family accepted the data and the run
+    folder checks passed, so a refusal is the only line a user sees."""
     run = RunDir(out)
     if cfg.eval_every or cfg.keep_best:  # training-time metrics (checks its options first)
         callbacks = [*callbacks, EvalCallback(dataset, cfg)]
@@ -88,6 +90,8 @@ def fit(family_cls: type[Family], dataset, cfg, out: str | Path, resume: bool = 
                             f"or choose another --out")
     else:
         run.check_new()
+    if announce:
+        print(announce, flush=True)
     # One process trains into a folder at a time (under torchrun: rank 0 holds it for the job).
     with RunLock(run.path) if is_main_process() else contextlib.nullcontext():
         if is_main_process():
