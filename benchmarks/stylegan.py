@@ -23,32 +23,24 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import subprocess
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from _record import RESULTS, ROOT, provenance, write_result
 
 import ganforge
 from ganforge.data import load_dataset
 from ganforge.engine.loop import StopTraining
 from ganforge.metrics.evaluate import core_metrics, evaluate, real_halves, run_dataset
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "benchmarks" / "results"
 STYLE_TUNE = {  # stylegan settings tried on the tuning set (unconditional, like dcgan)
     "stylegan": {},
     "stylegan_r1x10": {"r1_gamma": 0.05},
     "stylegan_c16": {"channels": 16},
 }
 SHOW = ("fid", "kid", "precision", "recall", "coverage")
-
-
-def git(*args) -> str:
-    return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
 
 
 class CpuBudget:
@@ -189,15 +181,15 @@ def fmt(v) -> str:
 
 
 def render(records: dict) -> str:
-    lines = ["# StyleGAN-lite and small-data benchmark (benchmarks/stylegan.py)", "",
-             "Every run trains on 1 thread until its process has used the same CPU seconds (its own CPU "
+    lines = ["Every run trains on 1 thread until its process has used the same CPU seconds (its own CPU "
              "time, so other load on the shared machine changes wall time, not the comparison). Features: "
              "ganforge's own domain CNNs (not comparable with published Inception FIDs); *floor* = real "
              "data scored the same way at the same n.", ""]
     for part, rec in records.items():
         lines += [f"## {part}: {rec['result'].get('data', '')}", "",
-                  f"{rec['date']}, commit {rec['commit']}, {rec['machine']}, budget {rec['budget_s']} CPU s per run, "
-                  f"n = {rec['n']}, load average at the end {rec['load']}", ""]
+                  f"Measured {rec['date']} at commit {rec['commit']} on {rec['machine']}; budget {rec['budget_s']} "
+                  f"CPU s per run, n = {rec['n']}, load average {rec.get('load_average', rec.get('load'))}. "
+                  f"Re-run: `{rec.get('command', 'python benchmarks/stylegan.py --part ' + part)}`", ""]
         res = rec["result"]
         if part in ("tune", "heldout"):
             lines += ["| run | steps | " + " | ".join(f"{k} | floor" for k in SHOW) + " | near-copy |",
@@ -247,9 +239,7 @@ def main():
     ap.add_argument("--results", type=Path, default=RESULTS, help="folder for stylegan.jsonl and stylegan.md")
     args = ap.parse_args()
     log = args.results / "stylegan.jsonl"
-    key = {"date": time.strftime("%Y-%m-%d %H:%M"), "commit": git("rev-parse", "--short", "HEAD"),
-           "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
-           "torch": torch.__version__, "budget_s": args.budget, "n": args.n}
+    key = {**provenance(), "budget_s": args.budget, "n": args.n}
     parts = ("tune", "heldout", "small") if args.part == "all" else (args.part,)
     for part in parts:
         if part == "tune":
@@ -260,15 +250,16 @@ def main():
             res = part_heldout(args, tuned[-1]["result"]["settings"] if tuned else {})
         else:
             res = part_small(args)
-        rec = {**key, "part": part, "load": round(os.getloadavg()[0], 1), "result": res}
+        rec = {**key, "part": part, "result": res}
         with log.open("a") as f:
             f.write(json.dumps(rec) + "\n")
     latest = {}
     for line in log.read_text().splitlines():
         rec = json.loads(line)
         latest[rec["part"]] = rec
-    (args.results / "stylegan.md").write_text(render(latest))
-    print(render(latest))
+    prov = {**key, "summary": "Each part below says when, where and at which commit it was measured."}
+    write_result("stylegan", "StyleGAN-lite and small-data benchmark (benchmarks/stylegan.py)", render(latest), prov,
+                 path=args.results / "stylegan.md", keep_history=False)
 
 
 if __name__ == "__main__":

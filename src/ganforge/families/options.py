@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import math
+import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 

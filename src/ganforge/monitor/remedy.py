@@ -12,7 +12,8 @@ effect.
 | d_overpowering | minimax -> ns loss; else n_critic -> 1 and lr_g up to lr_d;       |
 |                | else halve lr_d                                                   |
 | mode_collapse  | minimax -> ns loss; R1 on real data (gamma 0.01, else doubled);   |
-|                | lr_d raised to lr_g if it was lower; EMA of G (0.999) if off      |
+|                | lr_d raised to lr_g if it was lower; images: lr_g halved and lr_d |
+|                | doubled while lr_d < 4 lr_g; EMA of G (0.999) if off              |
 | memorisation   | none: stop at the last healthy (pre-onset) state                  |
 """
 from __future__ import annotations
@@ -100,8 +101,22 @@ def _mode_collapse(trainer) -> str:
     # A G that learns faster than its D chases D's latest favourite region (mode hopping):
     # raise lr_D to lr_G (the two-timescale rule: D at least as fast as G).
     parts.append(_catch_up(trainer, "D", "G"))
+    parts.append(_slow_g(trainer))
     parts.append(_start_ema(trainer))
     return "; ".join(p for p in parts if p)
+
+
+def _slow_g(trainer) -> str | None:
+    """Images: D learns 4x faster than G (two-timescale: halve lr_G, double lr_D). A cGAN whose
+    samples covered little of mnist5k (recall 0.16 in ganforge's features) covered far more with
+    lr_G 1e-4 / lr_D 4e-4 from the start (recall 0.56, coverage 0.48 -> 0.59). Points keep the
+    grid25-measured change above."""
+    if getattr(trainer.data, "kind", None) != "images" or not {"G", "D"} <= set(trainer.optimizers):
+        return None
+    lr_g, lr_d = (trainer.optimizers[k].param_groups[0]["lr"] for k in ("G", "D"))
+    if lr_d >= 4 * lr_g:
+        return None
+    return f"{scale_lr(trainer, 'G', 0.5)}; {scale_lr(trainer, 'D', 2.0)}"
 
 
 def _start_ema(trainer) -> str | None:

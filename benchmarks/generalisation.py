@@ -1,0 +1,342 @@
+"""Defaults on data they were never tuned on: held-out discipline for the image recipes.
+
+The image defaults (families/gan.py `image_defaults`) are tuned on TUNING_SETS with TUNING_SEEDS
+and reported here on HELD_OUT_SETS with REPORT_SEEDS, which the tuning never saw. Every set is
+written to an .npz and trained exactly as a user would: `ganforge.train(path)`, no flags (the
+data decides the family: labelled images train cgan). Sets (offline; built once, cached):
+
+  fashion-wear-20   Fashion-MNIST clothing (6 classes: T-shirt, trouser, pullover, dress, coat,
+                    shirt), 1,000 each, resized to 20x20 grey
+  fashion-kit-36    Fashion-MNIST sandal, sneaker, bag, ankle boot, 1,000 each, 36x36 grey
+  shapes-60         shapes drawn with Pillow (circle, square, triangle, cross), random colour,
+                    size, place and angle on a random background, 1,000 each, 60x60 RGB
+  faces-25          scikit-image lfw_subset: 100 faces and 100 non-faces, 25x25 grey
+  textures-100      crops of scikit-image brick, grass, gravel (400 each, flips), 100x100 grey
+  mnist5k, digits   the tuning sets (built-in), reported on the report seeds for comparison
+
+Per set and seed: wall time of training; label accuracy read by two readers, ganforge's own
+(`ganforge.evaluate`: the shipped or run-trained CNN) and an independent judge CNN of another
+architecture trained here on 80% of the real images (its accuracy on the other 20% beside it),
+the weaker reported; FID, precision, recall, coverage in ganforge's features with their
+real-vs-real floors; the lowest per-class recall; and the health monitor's findings.
+
+    python benchmarks/generalisation.py                       # every set, report seed 1
+    python benchmarks/generalisation.py --sets shapes-60 --seeds 1 2
+    python benchmarks/generalisation.py --tuning              # the tuning sets on the tuning seeds
+Rows append to benchmarks/results/generalisation.jsonl (keyed by date, commit, machine);
+benchmarks/results/generalisation.md is rewritten from the rows of the current commit.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import ganforge
+from ganforge.metrics.evaluate import evaluate
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+CACHE = Path(os.environ.get("GANFORGE_BENCH_CACHE", Path(tempfile.gettempdir()) / "ganforge-generalisation"))
+TUNING_SETS = ("mnist5k", "digits")
+TUNING_SEEDS = (0,)
+HELD_OUT_SETS = ("fashion-wear-20", "fashion-kit-36", "shapes-60", "faces-25", "textures-100")
+REPORT_SEEDS = (1, 2, 3)
+EVAL_N = 2500
+
+
+# ---- the sets -------------------------------------------------------------------------------
+def _resize(x: np.ndarray, size: int) -> np.ndarray:
+    """uint8 (N, H, W[, C]) -> (N, size, size[, C]), antialiased bicubic."""
+    t = torch.from_numpy(x).float()
+    t = t[:, None] if t.dim() == 3 else t.permute(0, 3, 1, 2)
+    t = F.interpolate(t, size=(size, size), mode="bicubic", antialias=True, align_corners=False)
+    t = t.clamp(0, 255).round().to(torch.uint8)
+    return (t[:, 0] if x.ndim == 3 else t.permute(0, 2, 3, 1)).numpy()
+
+
+def _fashion(classes, per_class, size):
+    from ganforge.data.builtin import load
+    d = load("fashion-mnist")
+    x = ((d.x[:, 0].numpy() + 1) * 127.5).round().astype(np.uint8)
+    y = d.labels.numpy()
+    idx = np.concatenate([np.flatnonzero(y == c)[:per_class] for c in classes])
+    return _resize(x[idx], size), np.searchsorted(classes, y[idx])
+
+
+def _shapes(per_class=1000, size=60, seed=0):
+    from PIL import Image, ImageDraw
+    rng = np.random.default_rng(seed)
+    images, labels = [], []
+    for label in range(4):
+        for _ in range(per_class):
+            bg = tuple(int(v) for v in rng.integers(0, 256, 3))
+            fg = tuple(int(v) for v in (np.array(bg) + rng.integers(80, 176, 3)) % 256)
+            im = Image.new("RGB", (4 * size, 4 * size), bg)  # drawn at 4x, downsampled: smooth edges
+            draw = ImageDraw.Draw(im)
+            r = rng.uniform(0.18, 0.34) * 4 * size
+            cx, cy = rng.uniform(r + 4, 4 * size - r - 4, 2)
+            a = rng.uniform(0, 2 * np.pi)
+            if label == 0:
+                draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=fg)
+            else:
+                n = {1: 4, 2: 3, 3: 12}[label]
+                if label == 3:  # a cross: 12 corners at radii r and r/3
+                    pts = [(cx + rad * np.cos(a + t), cy + rad * np.sin(a + t))
+                           for k in range(4) for rad, t in ((r, k * np.pi / 2 - 0.32), (r, k * np.pi / 2 + 0.32),
+                                                            (r / 2.2, k * np.pi / 2 + np.pi / 4))]
+                else:
+                    pts = [(cx + r * np.cos(a + 2 * np.pi * k / n), cy + r * np.sin(a + 2 * np.pi * k / n))
+                           for k in range(n)]
+                draw.polygon(pts, fill=fg)
+            images.append(np.asarray(im.resize((size, size), Image.LANCZOS)))
+            labels.append(label)
+    return np.stack(images), np.array(labels)
+
+
+def _faces():
+    from skimage import data
+    x = data.lfw_subset()  # 100 faces then 100 non-faces, floats in [0, 1]
+    return (x * 255).round().astype(np.uint8), np.repeat([0, 1], 100)
+
+
+def _textures(per_class=400, size=100, seed=0):
+    from skimage import data
+    rng = np.random.default_rng(seed)
+    images, labels = [], []
+    for label, name in enumerate(("brick", "grass", "gravel")):
+        src = getattr(data, name)()
+        for _ in range(per_class):
+            top, left = rng.integers(0, src.shape[0] - size, 2)
+            crop = src[top:top + size, left:left + size]
+            images.append(crop[:, ::-1] if rng.random() < 0.5 else crop)
+            labels.append(label)
+    return np.stack(images), np.array(labels)
+
+
+BUILDERS = {
+    "fashion-wear-20": lambda: _fashion([0, 1, 2, 3, 4, 6], 1000, 20),
+    "fashion-kit-36": lambda: _fashion([5, 7, 8, 9], 1000, 36),
+    "shapes-60": _shapes,
+    "faces-25": _faces,
+    "textures-100": _textures,
+}
+
+
+def dataset(name: str) -> tuple[str, np.ndarray, np.ndarray]:
+    """(what to pass to ganforge.train, uint8 images (N, H, W, C), labels) for a set."""
+    if name in TUNING_SETS:
+        from ganforge.data.builtin import load
+        d = load(name)
+        x = ((d.x.permute(0, 2, 3, 1).numpy() + 1) * 127.5).round().astype(np.uint8)
+        return name, x, d.labels.numpy()
+    path = CACHE / f"{name}.npz"
+    if not path.exists():
+        CACHE.mkdir(parents=True, exist_ok=True)
+        x, y = BUILDERS[name]()
+        np.savez_compressed(path, images=x, labels=y)
+    with np.load(path) as f:
+        x, y = f["images"], f["labels"]
+    return str(path), (x[..., None] if x.ndim == 3 else x), y
+
+
+# ---- the independent judge --------------------------------------------------------------------
+class Judge(nn.Module):
+    """A label reader unlike ganforge's DomainCNN: inputs resized to 32x32, two conv pairs with
+    max pooling, global average pooling, dropout."""
+
+    def __init__(self, channels: int, classes: int):
+        super().__init__()
+        def pair(i, o):
+            return [nn.Conv2d(i, o, 3, padding=1), nn.BatchNorm2d(o), nn.ReLU(),
+                    nn.Conv2d(o, o, 3, padding=1), nn.BatchNorm2d(o), nn.ReLU(), nn.MaxPool2d(2)]
+        self.body = nn.Sequential(*pair(channels, 32), *pair(32, 64), nn.Conv2d(64, 128, 3, padding=1),
+                                  nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.3),
+                                  nn.Linear(128, classes))
+
+    def forward(self, x):
+        return self.body(F.interpolate(x, size=(32, 32), mode="bilinear", align_corners=False))
+
+
+def _model_space(x: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(x).permute(0, 3, 1, 2).float() / 127.5 - 1
+
+
+def train_judge(x: np.ndarray, y: np.ndarray, seed: int = 0, passes: int = 60_000):
+    """Judge trained on a stratified 80% (±2 px shifts), and its accuracy on the other 20%."""
+    rng = np.random.default_rng(seed)
+    test = np.concatenate([rng.permutation(np.flatnonzero(y == c))[: max(1, (y == c).sum() // 5)]
+                           for c in np.unique(y)])
+    train = np.setdiff1d(np.arange(len(y)), test)
+    xt, yt = _model_space(x[train]), torch.from_numpy(y[train]).long()
+    torch.manual_seed(seed)
+    net = Judge(x.shape[-1], int(y.max()) + 1)
+    steps = max(300, passes // 64)
+    opt = torch.optim.AdamW(net.parameters(), 2e-3, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, 2e-3, total_steps=steps)
+    g = torch.Generator().manual_seed(seed)
+    net.train()
+    for _ in range(steps):
+        idx = torch.randint(len(xt), (64,), generator=g)
+        dx, dy = torch.randint(-2, 3, (2,), generator=g).tolist()
+        xb = torch.roll(xt[idx], (dy, dx), (2, 3))
+        loss = F.cross_entropy(net(xb), yt[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+    net.eval()
+    return net, _accuracy(net, _model_space(x[test]), torch.from_numpy(y[test]).long())
+
+
+@torch.no_grad()
+def _accuracy(net, x: torch.Tensor, y: torch.Tensor) -> float:
+    pred = torch.cat([net(x[i:i + 500]).argmax(1) for i in range(0, len(x), 500)])
+    return float((pred == y).float().mean())
+
+
+# ---- one set, one seed ----------------------------------------------------------------------
+def run_one(name: str, seed: int, out: Path, judge_cache: dict) -> dict:
+    data, x, y = dataset(name)
+    if name not in judge_cache:
+        t = time.time()
+        judge_cache[name] = (*train_judge(x, y), time.time() - t)
+    judge, judge_real_acc, judge_s = judge_cache[name]
+    t0, cpu0, load0 = time.time(), time.process_time(), os.getloadavg()[0]
+    run = ganforge.train(data, out=out, seed=seed, progress=False)
+    wall, cpu = time.time() - t0, time.process_time() - cpu0
+    cfg = run.config["config"]
+    doc = evaluate(run.path, n=min(EVAL_N, len(x) // 2), write=True)
+    m = {r["metric"]: (r["value"], r["floor"]) for r in doc["metrics"]}
+    nc = int(y.max()) + 1
+    per = max(100, min(500, len(y) // nc))
+    gen = ganforge.load(run.path)
+    asked = torch.arange(nc).repeat_interleave(per)
+    xs, _ = gen.sample_tensor(len(asked), labels=asked, seed=seed + 100)
+    xs = (((xs.clamp(-1, 1) + 1) * 127.5).round() / 127.5 - 1)  # what a user saves: 8-bit
+    judge_acc = _accuracy(judge, xs, asked)
+    pc = doc.get("per_class") or []
+    recalls = [r["recall"] for r in pc if r.get("recall") is not None]
+    findings = sorted({f"{r['finding']} ({r['severity']})" for r in run.log if "finding" in r and "severity" in r})
+    return {"set": name, "tuning": name in TUNING_SETS, "seed": seed, "family": run.config["family"],
+            "shape": run.config["data"]["shape"], "count": len(y), "classes": nc, "steps": run.step,
+            "options": {k: cfg[k] for k in ("steps", "batch_size", "channels", "z_dim", "loss", "spectral_norm",
+                                            "ac_weight", "lr_g", "lr_d", "betas", "ema_decay", "r1_gamma",
+                                            "augment") if k in cfg},
+            "wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "load": round((load0 + os.getloadavg()[0]) / 2, 1),
+            "judge_real_acc": round(judge_real_acc, 4), "judge_acc": round(judge_acc, 4), "judge_train_s": round(judge_s, 1),
+            "own_acc": _r(m.get("label_accuracy", (None, None))[0]),
+            "own_real_acc": _r(m.get("label_accuracy", (None, None))[1]),
+            "extractor": doc["protocol"]["extractor"],
+            **{k: _r(m[k][0]) for k in ("fid", "precision", "recall", "coverage")},
+            **{f"{k}_floor": _r(m[k][1]) for k in ("fid", "precision", "recall", "coverage")},
+            "class_recall_min": _r(min(recalls)) if recalls else None,
+            "class_recall_floor_min": _r(min(r["recall_floor"] for r in pc if r.get("recall_floor") is not None))
+            if recalls else None,
+            "findings": findings}
+
+
+def _r(v):
+    return round(float(v), 4) if isinstance(v, (int, float)) else v
+
+
+# ---- results ----------------------------------------------------------------------------------
+def stamp() -> dict:
+    def git(*a):
+        return subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    dirty = bool(git("status", "--porcelain", "--", "src"))
+    return {"date": time.strftime("%Y-%m-%d"), "commit": git("rev-parse", "--short", "HEAD") + ("+dirty" if dirty else ""),
+            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
+                       f"{torch.get_num_threads()} threads"}
+
+
+def render(rows: list[dict]) -> str:
+    s = rows[0]
+    lines = [f"# Generalisation: image defaults on sets they were not tuned on",
+             "",
+             f"`python benchmarks/generalisation.py` at commit {s['commit']}, {s['date']}; {s['machine']}. "
+             f"Shared machine: wall times are inflated when the load average (column *load*) exceeds the "
+             f"core count.",
+             "",
+             f"Tuning sets (the defaults were chosen on these, seeds {', '.join(map(str, TUNING_SEEDS))}): "
+             f"{', '.join(TUNING_SETS)}. Held-out sets (never tuned on): {', '.join(HELD_OUT_SETS)}. "
+             f"Every row trains `ganforge.train(DATA, seed=SEED)` with no other option.",
+             "",
+             "Label accuracy: **weaker** of two readers: the independent judge CNN (trained here on 80% of "
+             "the real images; *real* = its accuracy on the other 20%) and ganforge's own reader "
+             "(`ganforge evaluate`'s extractor; *real* = its held-out accuracy). FID, precision, recall, "
+             "coverage: `ganforge evaluate` in ganforge's features (shipped CNN for built-in sets, else a "
+             "CNN trained on the run's data), floor = real half B vs real half A at the same n.",
+             "",
+             "| set | tuned on | seed | family | shape | n | steps | wall s | load | label acc (weaker) | "
+             "judge: gen / real | own: gen / real | FID (floor) | precision (floor) | recall (floor) | "
+             "coverage (floor) | worst class recall (floor) | monitor findings |",
+             "|" + "---|" * 18]
+    for r in rows:
+        own = r["own_acc"]
+        weaker = min(v for v in (r["judge_acc"], own) if v is not None)
+        real = r["judge_real_acc"] if weaker == r["judge_acc"] else r["own_real_acc"]
+        lines.append(
+            f"| {r['set']} | {'yes' if r['tuning'] else 'no'} | {r['seed']} | {r['family']} | "
+            f"{'x'.join(map(str, r['shape']))} | {r['count']:,} | {r['steps']} | {r['wall_s']:.0f} | {r['load']} | "
+            f"{weaker:.1%} (real {real:.1%}) | {r['judge_acc']:.1%} / {r['judge_real_acc']:.1%} | "
+            f"{_pct(own)} / {_pct(r['own_real_acc'])} | {r['fid']:.3g} ({r['fid_floor']:.2g}) | "
+            f"{r['precision']:.2f} ({r['precision_floor']:.2f}) | {r['recall']:.2f} ({r['recall_floor']:.2f}) | "
+            f"{r['coverage']:.2f} ({r['coverage_floor']:.2f}) | {_num(r['class_recall_min'])} "
+            f"({_num(r['class_recall_floor_min'])}) | {', '.join(r['findings']) or 'none'} |")
+    lines += ["", "Options each run got from its data (defaults, no flags):", ""]
+    seen = set()
+    for r in rows:
+        key = (r["set"], json.dumps(r["options"], sort_keys=True))
+        if key not in seen:
+            seen.add(key)
+            lines.append(f"- {r['set']}: `{json.dumps(r['options'])}`")
+    return "\n".join(lines) + "\n"
+
+
+def _pct(v):
+    return f"{v:.1%}" if isinstance(v, (int, float)) else "–"
+
+
+def _num(v):
+    return f"{v:.2f}" if isinstance(v, (int, float)) else "–"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--sets", nargs="+", choices=[*HELD_OUT_SETS, *TUNING_SETS])
+    ap.add_argument("--seeds", nargs="+", type=int)
+    ap.add_argument("--tuning", action="store_true", help="the tuning sets on the tuning seeds")
+    args = ap.parse_args()
+    sets = args.sets or (TUNING_SETS if args.tuning else (*HELD_OUT_SETS, *TUNING_SETS))
+    seeds = args.seeds or (TUNING_SEEDS if args.tuning else REPORT_SEEDS[:1])
+    st = stamp()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    jsonl = RESULTS / "generalisation.jsonl"
+    judges: dict = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in sets:
+            for seed in seeds:
+                row = {**st, **run_one(name, seed, Path(tmp) / f"{name}-{seed}", judges)}
+                print(json.dumps(row), flush=True)
+                with open(jsonl, "a") as f:
+                    f.write(json.dumps(row) + "\n")
+    rows = [json.loads(line) for line in jsonl.read_text().splitlines() if line.strip()]
+    rows = [r for r in rows if r["commit"] == st["commit"]]
+    order = {n: i for i, n in enumerate((*HELD_OUT_SETS, *TUNING_SETS))}
+    rows.sort(key=lambda r: (order[r["set"]], r["seed"]))
+    (RESULTS / "generalisation.md").write_text(render(rows))
+
+
+if __name__ == "__main__":
+    main()
