@@ -199,4 +199,6 @@ def test_no_development_history_in_the_user_docs(page):
 
 def test_the_readme_stays_a_manual():
     lines = README.read_text().count("\n")
-    assert lines <= 320, f"README.md has {lines} lines: move reference material to docs/"
+    # one short section per kind of work (images, tables, image to image, text, series and audio,
+    # anomalies, watching and sweeps): details live in docs/
+    assert lines <= 420, f"README.md has {lines} lines: move reference material to docs/"
