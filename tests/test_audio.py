@@ -169,9 +169,9 @@ def test_a_tiny_wavegan_learns_the_asked_tone():
     import tempfile
     with tempfile.TemporaryDirectory() as tmp:
         untrained = ganforge.train("tones", model="wavegan", out=f"{tmp}/u", steps=1, progress=False, **opts)
-        run = ganforge.train("tones", model="wavegan", out=f"{tmp}/t", steps=250, progress=False, **opts)
+        run = ganforge.train("tones", model="wavegan", out=f"{tmp}/t", steps=400, progress=False, **opts)
         before, after = share(ganforge.load(untrained.path)), share(ganforge.load(run.path))
-    assert before < 0.2 and after > 0.5, (before, after)
+    assert before < 0.2 and after > 0.5, (before, after)  # measured 0.00 -> 0.83 (250 steps: 0.33); ~35 CPU-s
 
 
 def test_spoken_digits_render_once_into_the_cache(tmp_path, monkeypatch):
