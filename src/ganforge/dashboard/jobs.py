@@ -35,8 +35,10 @@ class Job:
     def __init__(self, name: str, path: Path, argv: list[str]):
         self.name, self.path, self.argv, self.stopping = name, path, argv, False
         self.err = tempfile.TemporaryFile()  # the child's stderr; gone with the job, nothing in RUNS_DIR
-        # same process group: a Ctrl-C on the dashboard's terminal also checkpoints and stops its runs
-        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.err)
+        # its own session: a Ctrl-C on the dashboard's terminal reaches the run once, from close()
+        # (a second SIGINT would make it quit without saving)
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.err,
+                                     start_new_session=True)
 
     @property
     def state(self) -> str:
@@ -131,8 +133,9 @@ class Jobs:
         with self._lock:
             live = [j for j in self._jobs.values() if j.proc.poll() is None]
         for j in live:
-            j.stopping = True
-            j.proc.send_signal(signal.SIGINT)
+            if not j.stopping:  # one SIGINT each: a second one quits without saving
+                j.stopping = True
+                j.proc.send_signal(signal.SIGINT)
         for j in live:
             try:
                 j.proc.wait(wait)

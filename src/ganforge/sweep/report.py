@@ -20,7 +20,9 @@ def summarise(study, spec: dict, optuna, root: Path) -> dict:
     for t in study.get_trials(deepcopy=False):
         if t.state == S.WAITING:
             continue
-        rows.append({"trial": t.number, "state": t.state.name.lower(), "value": t.value,
+        # a pruned trial's value in Optuna is its last intermediate one: here only final values count
+        rows.append({"trial": t.number, "state": t.state.name.lower(),
+                     "value": t.value if t.state == S.COMPLETE else None,
                      "params": t.params, "step": t.user_attrs.get("step"), "run": t.user_attrs.get("run"),
                      "seconds": t.user_attrs.get("seconds"),
                      "note": t.user_attrs.get("note") or ("interrupted" if t.user_attrs.get("interrupted") else None)})
