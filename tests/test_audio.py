@@ -153,6 +153,9 @@ def test_a_run_from_a_wav_folder_samples_wav_files_in_a_fresh_process(tmp_path):
     with pytest.raises(SystemExit) as e:  # a folder with files in it is not replaced without --overwrite
         main(cmd[3:])
     assert e.value.code == 2 and len(list(clips.iterdir())) == 4
+    with pytest.raises(SystemExit) as e:  # no audio metrics: said in one line, with what to do instead
+        main(["evaluate", str(out)])
+    assert e.value.code == 2
 
 
 def test_a_tiny_wavegan_learns_the_asked_tone():

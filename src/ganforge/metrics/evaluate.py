@@ -113,9 +113,13 @@ def evaluate(run_dir: str | Path, n: int | None = None, seed: int = 0, extractor
     run = RunDir(run_dir)
     if not run.config_path.exists():
         raise GanforgeError(f"{run_dir} is not a ganforge run (no config.json); pass the --out folder of `ganforge train`")
-    if read_info(run.path)["input"] == "series":  # TimeGAN's scores instead (metrics/series_evaluate.py)
+    kind = read_info(run.path)["input"]
+    if kind == "series":  # TimeGAN's scores instead (metrics/series_evaluate.py)
         from .series_evaluate import evaluate_series
         return evaluate_series(run.path, n, seed, write, log)
+    if kind == "audio":  # no shipped audio feature extractor: the digit classifier lives in the benchmark
+        raise GanforgeError(f"ganforge evaluate has no audio metrics yet; listen to `ganforge sample {run_dir} -n 16 "
+                            f"--out clips`, and see benchmarks/audio.py for spoken-digits scores")
     gen = Generator.load(run.path)
     if n is not None and n < 20:
         raise GanforgeError(f"-n must be at least 20 (k-nearest-neighbour metrics need k={K_DC}+), got {n}")
