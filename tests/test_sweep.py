@@ -83,3 +83,64 @@ def test_bad_sweep_input_is_one_line_and_writes_nothing(tmp_path, cli):
     assert code == 2 and "already holds a sweep; pass --resume" in err
     code, _, err = cli("sweep", "grid25", "--out", out, "--resume")
     assert code == 2 and "it sweeps data ring8, not grid25" in err
+
+
+
+def test_a_trial_falling_behind_the_median_is_pruned_by_its_metric_not_the_monitor(tmp_path):
+    """lr 1e-6 barely moves the generator: its FID stays at the untrained level while the
+    defaults' drops. Past the warm-up (a third of 45 steps) the median rule stops it, before
+    the health monitor would (its diversity stays low: a finding from step ~50)."""
+    out = tmp_path / "sw"
+    quick = {**TINY, "sample_every": 1000, "ckpt_every": 1000}
+    quick.pop("hidden")  # the default width learns ring8 within these 45 steps; 32 does not
+    s = sweep("ring8", trials=2, metric="fid", budget_minutes=2, steps=45, eval_every=10, eval_n=100, out=out,
+              options=quick, first_trials=[{"lr_g": 1e-6, "lr_d": 1e-6}], pruner={"n_startup_trials": 1},
+              say=lambda m: None)
+    assert s["spec"]["pruner"] == {"n_startup_trials": 1, "n_warmup_steps": 15}
+    assert [(r["trial"], r["state"]) for r in s["trials"]] == [(0, "complete"), (1, "pruned")]
+    assert s["trials"][1]["note"].startswith("fid ") and "behind the median of the completed trials" in s["trials"][1]["note"]
+    log = [json.loads(x) for x in (out / s["trials"][1]["run"] / "log.jsonl").read_text().splitlines()]
+    assert not any("finding" in r or "action" in r for r in log)  # the monitor played no part
+    fid = {r["step"]: r["eval_fid"] for r in log if "eval_fid" in r}
+    assert max(fid) < 45 and any(r.get("sweep") == "pruned" for r in log)  # stopped early
+    assert s["trials"][0]["value"] < 0.5 * fid[max(fid)]  # and it was far behind
+    assert "from step 15 on once 1 trials completed" in (out / "report.md").read_text()
+
+
+def test_the_median_rule_waits_for_its_warm_up_and_never_prunes_the_last_step(tmp_path):
+    """pruning(): nothing is pruned before a third of the steps or before max(2, trials // 4)
+    trials completed; TrialReporter lets a run's final evaluation stand."""
+    from ganforge.engine.loop import StopTraining
+    from ganforge.sweep.search import TrialReporter, pruning
+    assert pruning(800, 12) == {"n_startup_trials": 3, "n_warmup_steps": 266}
+    assert pruning(40, 3) == {"n_startup_trials": 2, "n_warmup_steps": 13}
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(pruner=optuna.pruners.MedianPruner(**pruning(90, 8)))  # warm-up 30 steps, 2 trials
+    good = optuna.trial.create_trial(value=0.1, intermediate_values={10: 0.5, 30: 0.2, 90: 0.1})
+    study.add_trial(good)
+    bad = study.ask()
+    bad.report(0.9, 30)
+    assert not bad.should_prune()  # one completed trial is no median yet
+    study.add_trial(good)
+    bad = study.ask()
+    bad.report(0.9, 10)
+    assert not bad.should_prune()  # behind, but inside the warm-up
+    bad.report(0.9, 30)
+    assert bad.should_prune()
+
+    class Trainer:
+        step = 90
+        run = type("Run", (), {"log_path": tmp_path / "log.jsonl", "log": lambda self, r: None})()
+
+    class Trial:  # a trial Optuna would always prune
+        report = should_prune = lambda self, *a: True
+
+    reporter = TrialReporter(Trial(), "fid", deadline=float("inf"), steps=90)
+    Trainer.run.log_path.write_text('{"step": 90, "eval_fid": 0.9}\n')
+    reporter(Trainer(), {})  # the last step: kept
+    assert reporter.pruned is None
+    with open(Trainer.run.log_path, "a") as f:
+        f.write('{"step": 60, "eval_fid": 0.9}\n')
+    with pytest.raises(StopTraining):
+        reporter(Trainer(), {})
+    assert reporter.pruned.startswith("fid 0.9 at step 60")

@@ -23,7 +23,9 @@ from .search import SWEEP_METRICS
 def sweep(data, trials, metric, budget_minutes, model, steps, eval_every, eval_n, seed, out, resume):
     """Tune a GAN on DATA with Optuna (TPE): each trial a run folder in --out, the first the
     defaults; trials the health monitor marks as a problem, or whose metric falls behind the
-    median at the same step, are pruned. Writes report.md, parallel.png and best.json there."""
+    median of the completed trials at the same step, are pruned (the median rule waits for a
+    third of a trial's steps and for max(2, trials/4) completed trials). Writes report.md,
+    parallel.png and best.json there."""
     import sys
 
     from .search import sweep as run_sweep

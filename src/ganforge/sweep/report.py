@@ -58,8 +58,9 @@ def _markdown(root: Path, s: dict, has_plot: bool) -> str:
     lines = [f"# Sweep: {spec['model']} on {spec['data']}, by {m} ({spec['direction']})", "",
              f"{len(rows)} trials: {states['complete']} complete, {states['pruned']} pruned, {states['fail']} failed. "
              f"{spec['steps']} steps each, training-time {m} on {spec['eval_n']} samples every "
-             f"{spec['eval_every']} steps; pruned: a health problem, or {m} behind the median of earlier "
-             f"trials at the same step (Optuna MedianPruner), or out of time. Trial 0 is the defaults.", ""]
+             f"{spec['eval_every']} steps; pruned: a health problem, or {m} behind the median of the completed "
+             f"trials at the same step (Optuna MedianPruner, from step {spec['pruner']['n_warmup_steps']} on once "
+             f"{spec['pruner']['n_startup_trials']} trials completed), or out of time. Trial 0 is the defaults.", ""]
     if best is not None:
         d = s["defaults"]
         vs = f" (defaults, trial 0: {d['value']:.4g})" if d and d["value"] is not None else ""
