@@ -8,8 +8,9 @@ trial's options are both trained again on an unseen seed (8) and all four runs a
 PacGAN/VEEGAN protocol (benchmarks/mixtures.py: 2,500 samples, modes captured, high-quality share,
 reverse KL; the sample filter on, as `sample()` does by default), so a best trial that was only
 lucky on its seed shows. The issue asks a 60-minute sweep; this one is capped at --budget-minutes
-(default 15, wall time) plus the two check runs, at most ~15 CPU-minutes on one thread (the sweep
-prunes most trials early, so usually far less), on a shared 2-core machine.
+(default 15, wall time) plus the two check runs, at most ~15 CPU-minutes on one thread (a trial
+behind the median stops after the pruner's warm-up, a third of its steps, so usually less), on a
+shared 2-core machine.
 
     python benchmarks/sweep.py                # grid25, seeds 7 (sweep) and 8 (check)
     python benchmarks/sweep.py --table        # only render sweep.md from sweep.jsonl
