@@ -10,7 +10,12 @@ trained here on real clips, as the WaveGAN paper scores SC09 (its real-data ince
   classifier's training clips), for: the held-out real clips (the ceiling / floor), wavegan
   trained for --steps on one thread, and the same generator untrained.
 - Conditional: the share of generated clips the classifier reads as the digit that was asked for.
+- A model at another sample rate than the classifier's (e.g. 4 kHz) is resampled to it
+  (scipy.signal.resample_poly) before it is judged.
 Goal (issue 21): score >= half the real data's, asked digit recognised >= 50%.
+
+The table shows the latest run beside the previous default's row from audio.jsonl (another
+commit, other settings), so a change of defaults is seen with what it replaced.
 
 Rows go to benchmarks/results/audio.jsonl and are rendered to benchmarks/results/audio.md, with
 a spectrogram grid of generated clips. Run: python benchmarks/audio.py [--steps 1200]
@@ -45,6 +50,17 @@ def features(clips: np.ndarray, rate: int) -> torch.Tensor:
     bins = p.shape[1] // BANDS * BANDS
     p = p[:, :bins].reshape(len(clips), BANDS, -1, p.shape[-1]).mean(2)
     return torch.from_numpy(np.log10(p + 1e-8).astype(np.float32)).unsqueeze(1)
+
+
+def at_rate(clips: np.ndarray, have: int, want: int) -> np.ndarray:
+    """Generated clips resampled to the classifier's rate (a 4 kHz model judged at 8 kHz)."""
+    if have == want:
+        return clips
+    from math import gcd
+
+    from scipy.signal import resample_poly
+    g = gcd(have, want)
+    return resample_poly(clips, want // g, have // g, axis=1).astype(np.float32)
 
 
 class DigitNet(nn.Module):
@@ -96,11 +112,39 @@ def scores(name, net, norm, clips, labels, rate, ref_feats) -> dict:
     return row
 
 
+SETTINGS = ("sample_rate", "clip_samples", "loss", "lr_g", "n_critic", "ema_decay")
+
+
+def settings_text(r: dict) -> str:
+    s = r.get("settings") or {"sample_rate": 8000, "clip_samples": 8192, "loss": "wgan-gp", "lr_g": 1e-3,
+                              "n_critic": 1, "ema_decay": 0.999}  # rows before settings were recorded
+    return (f"{s['sample_rate'] / 1000:g} kHz, {s['clip_samples']:,} samples, {s['loss']}, "
+            f"n_critic {s['n_critic']}, lr {s['lr_g']:g}, EMA {s['ema_decay'] or 'off'}")
+
+
+def previous_default(rows: list[dict]) -> dict | None:
+    """The last trained row in audio.jsonl from other settings than this run's."""
+    if not JSONL.exists():
+        return None
+    now = settings_text(rows[-1])
+    old = [json.loads(line) for line in JSONL.read_text().splitlines() if line.strip()]
+    gans = [r for r in old if "steps" in r and settings_text(r) != now]
+    if not gans:
+        return None
+    real = [r for r in old if r["generator"].startswith("real") and r["date"] == gans[-1]["date"]]
+    return dict(gans[-1], real_score=real[-1]["inception_score"] if real else None)
+
+
 def render(rows: list[dict], prov: dict, args) -> str:
-    lines = ["| generator | inception score | FID (classifier features) | asked digit recognised | train time |",
-             "|---|---|---|---|---|"]
-    for r in rows:
-        lines.append(f"| {r['generator']} | {r['inception_score']:.2f} | {r['fid']:.2f} | "
+    lines = ["| generator | settings | seed | inception score | FID (classifier features) | asked digit recognised "
+             "| train time |", "|---|---|---|---|---|---|---|"]
+    prev = previous_default(rows)
+    shown = rows + ([dict(prev, generator=f"previous default: {prev['generator']}, {prev['date']} "
+                                          f"(its real clips: {prev['real_score']})")] if prev else [])
+    for r in shown:
+        trained = "steps" in r
+        lines.append(f"| {r['generator']} | {settings_text(r) if trained else '-'} | {r.get('seed', 0)} | "
+                     f"{r['inception_score']:.2f} | {r['fid']:.2f} | "
                      f"{r.get('asked_digit_recognised', '-')} | {r.get('train_s', '-')} |")
     real = next(r for r in rows if r["generator"].startswith("real"))
     gan = next(r for r in rows if "steps" in r)
@@ -110,8 +154,9 @@ def render(rows: list[dict], prov: dict, args) -> str:
             f"Classifier: held-out real accuracy {real['classifier_accuracy']:.3f} ({real['n']} clips). "
             f"Goal (issue 21): inception score >= half the real data's ({0.5 * real['inception_score']:.2f}): "
             f"{'met' if ok else 'not met'}; asked digit recognised >= 50%: {'met' if ok2 else 'not met'}.\n"
-            f"wavegan: {gan['steps']} steps on one thread, at its defaults "
-            f"(8 kHz, 8,192 samples); spoken-digits is synthetic speech (espeak-ng), far more regular than "
+            f"wavegan: {gan['steps']} steps on one thread, at its defaults ({settings_text(gan)}); "
+            f"the previous default's row (if any) was measured with its own classifier and split (its seed); "
+            f"spoken-digits is synthetic speech (espeak-ng), far more regular than "
             f"SC09, so these numbers are not comparable with the paper's.\n\n![spectrograms](audio_samples.png)\n")
 
 
@@ -142,21 +187,24 @@ def main() -> None:
         out = Path(args.out or Path(tmp) / "wavegan")
         start = ganforge.train("spoken-digits", model="wavegan", out=out.parent / "untrained", steps=1,
                                threads=1, seed=args.seed, progress=False)
-        rows = [real, scores("wavegan untrained", net, norm, ganforge.load(start.path).sample(len(te), asked).samples,
-                             asked, rate, ref)]
+        first = ganforge.load(start.path)
+        rows = [real, scores("wavegan untrained", net, norm,
+                             at_rate(first.sample(len(te), asked).samples, first.sample_rate, rate), asked, rate, ref)]
         t, cpu = time.time(), time.process_time()
         run = ganforge.train("spoken-digits", model="wavegan", out=out, steps=args.steps, threads=1,
                              seed=args.seed, progress=False)
         train_s, cpu_s = round(time.time() - t), round(time.process_time() - cpu)
         model = ganforge.load(run.path)
-        row = scores(f"wavegan ({run.step} steps)", net, norm, model.sample(len(te), asked, seed=1).samples,
-                     asked, rate, ref)
-        row.update(steps=run.step, train_s=f"{train_s} s wall, {cpu_s} s CPU")
+        row = scores(f"wavegan ({run.step} steps)", net, norm,
+                     at_rate(model.sample(len(te), asked, seed=1).samples, model.sample_rate, rate), asked, rate, ref)
+        row.update(steps=run.step, settings={k: run.config["config"][k] for k in SETTINGS},
+                   train_s=f"{train_s} s wall, {cpu_s} s CPU")
         rows.append(row)
         show = np.repeat(np.arange(10), 2)
-        png = spectrogram_grid(model.sample(20, show, seed=2).samples, rate, [str(d) for d in show])
+        png = spectrogram_grid(model.sample(20, show, seed=2).samples, model.sample_rate, [str(d) for d in show])
         (RESULTS / "audio_samples.png").write_bytes(png)
     for r in rows:
+        r["seed"] = args.seed  # of the split, the classifier and the GAN
         print(r, flush=True)
     with open(JSONL, "a") as f:
         for r in rows:
