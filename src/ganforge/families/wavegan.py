@@ -51,7 +51,9 @@ class WaveGAN(Family):
 
     @classmethod
     def defaults(cls, meta: dict) -> dict:
-        return {"batch_size": 32, "lr_g": 1e-3, "lr_d": 1e-3, "betas": (0.5, 0.9), "steps": 2000,
+        # lr_decay: lr 1e-3 learns fastest early, but at a constant 1e-3 the step-500 preview was
+        # cleaner than the final samples; a linear decay to 0 lets the end settle (numbers: module doc)
+        return {"batch_size": 32, "lr_g": 1e-3, "lr_d": 1e-3, "betas": (0.5, 0.9), "steps": 2000, "lr_decay": True,
                 "log_every": 50, "sample_every": 500, "ckpt_every": 500}
 
     @classmethod
