@@ -112,14 +112,14 @@ def scores(name, net, norm, clips, labels, rate, ref_feats) -> dict:
     return row
 
 
-SETTINGS = ("sample_rate", "clip_samples", "loss", "lr_g", "n_critic", "ema_decay")
+SETTINGS = ("sample_rate", "clip_samples", "loss", "lr_g", "lr_decay", "n_critic", "ema_decay")
 
 
 def settings_text(r: dict) -> str:
     s = r.get("settings") or {"sample_rate": 8000, "clip_samples": 8192, "loss": "wgan-gp", "lr_g": 1e-3,
-                              "n_critic": 1, "ema_decay": 0.999}  # rows before settings were recorded
+                              "lr_decay": False, "n_critic": 1, "ema_decay": 0.999}  # rows before settings were recorded
     return (f"{s['sample_rate'] / 1000:g} kHz, {s['clip_samples']:,} samples, {s['loss']}, "
-            f"n_critic {s['n_critic']}, lr {s['lr_g']:g}, EMA {s['ema_decay'] or 'off'}")
+            f"n_critic {s['n_critic']}, lr {s['lr_g']:g}{' decaying to 0' if s['lr_decay'] else ''}, EMA {s['ema_decay'] or 'off'}")
 
 
 def previous_default(rows: list[dict]) -> dict | None:
