@@ -196,9 +196,11 @@ def verdict(set_name: str, protocol: str, means: dict, common: list, names: dict
                    f"{avg[g]:.3f}, {'met' if avg[g] >= goal else 'not met'}.")
     elif set_name == "fashion-mnist":
         out.append(f"Only {len(common)} of the 10 classes measured with every method: no verdict on the goal.")
-    out.append(f"Best baseline on the mean: {b} {avg[b]:.3f}, "
-               + (f"above the best ganforge method ({g} {avg[g]:.3f}) by {avg[b] - avg[g]:.3f}: a baseline wins."
-                  if avg[b] > avg[g] else f"below the best ganforge method ({g} {avg[g]:.3f}) by {avg[g] - avg[b]:.3f}."))
+    ab, ag = round(avg[b], 3), round(avg[g], 3)  # compared as shown
+    out.append(f"Best baseline on the mean: {b} {ab:.3f}, "
+               + (f"above the best ganforge method ({g} {ag:.3f}) by {ab - ag:.3f}: a baseline wins." if ab > ag else
+                  f"equal to the best ganforge method ({g} {ag:.3f}): no method wins." if ab == ag else
+                  f"below the best ganforge method ({g} {ag:.3f}) by {ag - ab:.3f}."))
     lost = []
     for c in common:
         bc, gc = max(bases, key=lambda m: means[m][c]), max(gans, key=lambda m: means[m][c])
