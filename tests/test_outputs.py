@@ -151,3 +151,17 @@ def test_image_benchmark_trains_into_a_fresh_subfolder(tmp_path, monkeypatch):
     assert (tmp_path / "inpaint" / "notes.txt").read_text() == "mine"
     assert seen[0].parent == tmp_path and seen[0].name != "inpaint"
     shutil.rmtree(seen[0])  # what the test itself made
+
+
+def test_a_folder_is_written_whole_or_not_at_all(tmp_path):
+    from ganforge.io.outputs import write_folder
+
+    def half_then_fail(tmp):
+        (tmp / "a.png").write_bytes(b"x")
+        raise KeyboardInterrupt  # a user's Ctrl-C mid-way
+
+    with pytest.raises(KeyboardInterrupt):
+        write_folder(tmp_path / "synth", half_then_fail)
+    assert list(tmp_path.iterdir()) == []  # neither the folder nor its temp sibling is left
+    write_folder(tmp_path / "synth", lambda tmp: (tmp / "b.png").write_bytes(b"y"))
+    assert [p.name for p in (tmp_path / "synth").iterdir()] == ["b.png"]

@@ -28,6 +28,7 @@ from ..artifacts.saved import read_info
 from ..io.checkpoint import atomic_write
 from ..io.errors import GanforgeError
 from ..io.images import save_png, to_uint8
+from ..io.outputs import write_folder
 
 MAX_ROUNDS = 20
 MAX_FIT = 10_000  # real images the confidence filter is fitted on
@@ -118,11 +119,13 @@ def write_set(x: torch.Tensor, labels: torch.Tensor, class_names: list[str], out
         return out
     if out.exists() and any(out.iterdir()):
         raise GanforgeError(f"folder {out} is not empty; choose a new --out folder (or a .npz file)")
-    for i, (img, y) in enumerate(zip(images, labels.tolist())):
-        folder = out / class_names[y]
-        folder.mkdir(parents=True, exist_ok=True)
-        save_png(folder / f"{i:06d}.png", img)
-    return out
+
+    def fill(tmp: Path) -> None:  # whole or not at all: written beside, then renamed into place
+        for i, (img, y) in enumerate(zip(images, labels.tolist())):
+            folder = tmp / class_names[y]
+            folder.mkdir(parents=True, exist_ok=True)
+            save_png(folder / f"{i:06d}.png", img)
+    return write_folder(out, fill)
 
 
 def synthesize_rows(run_dir: str | Path, per_class: int, label: str | None, seed: int = 0):

@@ -6,8 +6,6 @@ class when conditional), a .npz of arrays, or a .png grid of spectrograms.
 """
 from __future__ import annotations
 
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +14,7 @@ import numpy as np
 from ..data.audio import write_wav
 from ..io.checkpoint import atomic_write
 from ..io.errors import GanforgeError
+from ..io.outputs import write_folder
 from .noise import Generator
 from .saved import read_generator
 
@@ -85,19 +84,13 @@ class AudioModel(Generator):
 
     def _write_folder(self, path: Path, s: AudioSamples) -> None:
         """Clips into a fresh sibling folder, then renamed into place (nothing half-written)."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
-        try:
-            titles = self._titles(s.labels)
+        titles = self._titles(s.labels)
+
+        def fill(tmp: Path) -> None:
             for i, clip in enumerate(s.samples):
                 name = f"{i:05d}" + (f"_{titles[i]}" if titles else "")
                 write_wav(tmp / f"{name}.wav", clip, s.sample_rate)
-            if path.exists():
-                shutil.rmtree(path) if path.is_dir() else path.unlink()
-            tmp.rename(path)
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
+        write_folder(path, fill)
 
     def preview_png(self, n: int = 16, seed: int = 1234, reference=None, title: str = "") -> bytes:
         """Spectrograms: for a conditional model 2 per class, else `n`."""

@@ -39,3 +39,22 @@ def check_outputs(outputs: list[tuple[Path, Path | None]], inputs=(), overwrite:
 def check_output(out: str | Path, inputs=(), overwrite: bool = False) -> None:
     """One output file (see `check_outputs`)."""
     check_outputs([(Path(out), None)], [Path(p) for p in inputs if p is not None], overwrite)
+
+
+def write_folder(path: str | Path, fill) -> Path:
+    """Write a folder whole or not at all: `fill(tmp)` writes into a fresh sibling folder, which
+    then replaces `path` by a rename (an interrupted write leaves only a hidden temp folder)."""
+    import shutil
+    import tempfile
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
+    try:
+        fill(tmp)
+        if path.exists():
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+        tmp.rename(path)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return path
