@@ -31,8 +31,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -43,6 +41,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import ganforge
+from _record import provenance
 from ganforge.metrics.evaluate import evaluate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -160,9 +159,9 @@ class Judge(nn.Module):
         def pair(i, o):
             return [nn.Conv2d(i, o, 3, padding=1), nn.BatchNorm2d(o), nn.ReLU(),
                     nn.Conv2d(o, o, 3, padding=1), nn.BatchNorm2d(o), nn.ReLU(), nn.MaxPool2d(2)]
-        self.body = nn.Sequential(*pair(channels, 32), *pair(32, 64), nn.Conv2d(64, 128, 3, padding=1),
+        self.body = nn.Sequential(*pair(channels, 16), *pair(16, 32), nn.Conv2d(32, 64, 3, padding=1),
                                   nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.3),
-                                  nn.Linear(128, classes))
+                                  nn.Linear(64, classes))
 
     def forward(self, x):
         return self.body(F.interpolate(x, size=(32, 32), mode="bilinear", align_corners=False))
@@ -172,8 +171,9 @@ def _model_space(x: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(x).permute(0, 3, 1, 2).float() / 127.5 - 1
 
 
-def train_judge(x: np.ndarray, y: np.ndarray, seed: int = 0, passes: int = 60_000):
-    """Judge trained on a stratified 80% (±2 px shifts), and its accuracy on the other 20%."""
+def train_judge(x: np.ndarray, y: np.ndarray, seed: int = 0, passes: int = 60_000, epochs: int = 30):
+    """Judge trained on a stratified 80% (±2 px shifts), and its accuracy on the other 20%:
+    `passes` images or `epochs` passes over the training part, whichever is fewer (>= 300 steps)."""
     rng = np.random.default_rng(seed)
     test = np.concatenate([rng.permutation(np.flatnonzero(y == c))[: max(1, (y == c).sum() // 5)]
                            for c in np.unique(y)])
@@ -181,7 +181,7 @@ def train_judge(x: np.ndarray, y: np.ndarray, seed: int = 0, passes: int = 60_00
     xt, yt = _model_space(x[train]), torch.from_numpy(y[train]).long()
     torch.manual_seed(seed)
     net = Judge(x.shape[-1], int(y.max()) + 1)
-    steps = max(300, passes // 64)
+    steps = max(300, min(passes, epochs * len(train)) // 64)
     opt = torch.optim.AdamW(net.parameters(), 2e-3, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, 2e-3, total_steps=steps)
     g = torch.Generator().manual_seed(seed)
@@ -252,12 +252,8 @@ def _r(v):
 
 # ---- results ----------------------------------------------------------------------------------
 def stamp() -> dict:
-    def git(*a):
-        return subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    dirty = bool(git("status", "--porcelain", "--", "src"))
-    return {"date": time.strftime("%Y-%m-%d"), "commit": git("rev-parse", "--short", "HEAD") + ("+dirty" if dirty else ""),
-            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
-                       f"{torch.get_num_threads()} threads"}
+    p = provenance()
+    return {"date": p["date"], "commit": p["commit"], "machine": f"{p['machine']}, {torch.get_num_threads()} threads"}
 
 
 def render(rows: list[dict]) -> str:
@@ -324,6 +320,7 @@ def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     jsonl = RESULTS / "generalisation.jsonl"
     judges: dict = {}
+    order = {n: i for i, n in enumerate((*HELD_OUT_SETS, *TUNING_SETS))}
     with tempfile.TemporaryDirectory() as tmp:
         for name in sets:
             for seed in seeds:
@@ -331,11 +328,11 @@ def main() -> None:
                 print(json.dumps(row), flush=True)
                 with open(jsonl, "a") as f:
                     f.write(json.dumps(row) + "\n")
-    rows = [json.loads(line) for line in jsonl.read_text().splitlines() if line.strip()]
-    rows = [r for r in rows if r["commit"] == st["commit"]]
-    order = {n: i for i, n in enumerate((*HELD_OUT_SETS, *TUNING_SETS))}
-    rows.sort(key=lambda r: (order[r["set"]], r["seed"]))
-    (RESULTS / "generalisation.md").write_text(render(rows))
+                # the table is rewritten after every row (a long run interrupted keeps what it measured)
+                rows = [json.loads(line) for line in jsonl.read_text().splitlines() if line.strip()]
+                rows = [r for r in rows if (r["date"], r["commit"]) == (st["date"], st["commit"])]
+                rows.sort(key=lambda r: (order[r["set"]], r["seed"]))
+                (RESULTS / "generalisation.md").write_text(render(rows))
 
 
 if __name__ == "__main__":

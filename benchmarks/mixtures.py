@@ -33,6 +33,8 @@ from ganforge.metrics.modes import PROTOCOL, mode_stats
 
 ROOT = Path(__file__).resolve().parents[1]
 N_SAMPLES = 2500
+TUNING_SEEDS = (0, 1, 2)  # the point defaults (data/registry.py) were chosen on these; others are held out
+TARGET = dict(hq=0.90, rkl=0.03)  # every mode, HQ >= 90%, reverse KL <= 0.03 (PacGAN4: 0.07 / 0.04)
 # Published rows exactly as GUIDE §5 states them (PacGAN, Lin et al. 2018); no others.
 PUBLISHED = {
     "ring8": [("PacGAN4 (published)", 7.8, 0.959, 0.07)],
@@ -56,6 +58,27 @@ def run_one(data: str, seed: int, tmp: Path) -> dict:
 
 def _mean(rows: list[dict], key: str) -> float:
     return float(np.mean([r[key] for r in rows]))
+
+
+def meets(r: dict, k: str) -> bool:
+    return r[k + "modes"] == r["of"] and r[k + "hq"] >= TARGET["hq"] and r[k + "rkl"] <= TARGET["rkl"]
+
+
+def verdicts(rows: list[dict]) -> list[str]:
+    """Per data set and sampler: how many seeds meet the target, tuning and held-out seeds apart."""
+    out = []
+    for data in dict.fromkeys(r["data"] for r in rows):
+        mine = [r for r in rows if r["data"] == data]
+        for label, k in (("generator alone", "raw_"), ("+ sample filter", "")):
+            parts = []
+            for name, group in (("tuning seeds", [r for r in mine if r["seed"] in TUNING_SEEDS]),
+                                ("held-out seeds", [r for r in mine if r["seed"] not in TUNING_SEEDS])):
+                if group:
+                    missed = [str(r["seed"]) for r in group if not meets(r, k)]
+                    parts.append(f"{name} {sum(meets(r, k) for r in group)}/{len(group)}"
+                                 + (f" (missed: seed {', '.join(missed)})" if missed else ""))
+            out.append(f"- {data}, {label}: {'; '.join(parts)}")
+    return out
 
 
 def table(rows: list[dict]) -> str:
@@ -103,7 +126,10 @@ def main() -> None:
                 r = rows[-1]
                 print(f"{data} seed {seed}: {r['modes']}/{r['of']} modes, HQ {r['hq']:.1%}, "
                       f"rKL {r['rkl']:.3f}, {r['wall_s']:.0f} s", flush=True)
-    md = table(rows)
+    md = table(rows) + "\n".join([
+        "", f"Target: every mode, HQ >= {TARGET['hq']:.0%}, reverse KL <= {TARGET['rkl']}. The point defaults were "
+        f"tuned on seeds {', '.join(map(str, TUNING_SEEDS))}; other seeds are held out. Seeds meeting the target:",
+        "", *verdicts(rows), ""])
     print("\n" + md)
     body = (f"Protocol: {PROTOCOL} (sampling seed 0); `ganforge.train(data, seed=s)` with no other options, "
             f"threads as ganforge's policy chose them (the idle cores). \"Generator alone\" scores G's own "
