@@ -128,7 +128,7 @@ def previous_default(rows: list[dict]) -> dict | None:
         return None
     now = settings_text(rows[-1])
     old = [json.loads(line) for line in JSONL.read_text().splitlines() if line.strip()]
-    gans = [r for r in old if "steps" in r and settings_text(r) != now]
+    gans = [r for r in old if "steps" in r and settings_text(r) != now and "trial" not in r]  # trial: tried, not adopted
     if not gans:
         return None
     real = [r for r in old if r["generator"].startswith("real") and r["date"] == gans[-1]["date"]]
