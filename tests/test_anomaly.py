@@ -185,3 +185,13 @@ def test_anomaly_json_states_the_protocol(fitted):
     doc = json.loads((fitted["fanogan"].path / "anomaly.json").read_text())
     assert doc["higher_is_anomalous"] and doc["chosen_step"] > TINY_BY_METHOD["fanogan"]["gan_steps"]
     assert "held-out normal" in doc["chosen_by"] and doc["normal_classes"] == ["0"]
+
+
+def test_the_default_method_follows_what_the_data_is(cli, tmp_path):
+    """No --method: ganomaly on images, fanogan on points and tables (anomaly.md's measurements)."""
+    code, out, err = cli("anomaly", "fit", "digits", "--normal-class", "0", "--out", tmp_path / "img",
+                         "--steps", 2, "--quiet")
+    assert code == 0, err
+    assert "fitted ganomaly" in out and json.loads((tmp_path / "img" / "anomaly.json").read_text())["method"] == "ganomaly"
+    run = ganforge.anomaly.fit("ring8", tmp_path / "pts", steps=4, gan_steps=2, progress=False)
+    assert run.doc["method"] == "fanogan"

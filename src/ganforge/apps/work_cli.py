@@ -16,8 +16,9 @@ def anomaly():
 @anomaly.command("fit")
 @click.argument("data")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Run folder for the detector.")
-@click.option("--method", type=click.Choice(["fanogan", "ganomaly"]), default="fanogan", show_default=True,
-              help="f-AnoGAN (WGAN-GP + izi_f encoder) or GANomaly (encoder-decoder-encoder).")
+@click.option("--method", type=click.Choice(["fanogan", "ganomaly"]),
+              help="f-AnoGAN (WGAN-GP + izi_f encoder) or GANomaly (encoder-decoder-encoder); "
+                   "default: ganomaly for images, fanogan for tables and points (measured best on each).")
 @click.option("--normal-class", help="Labelled data: the normal class(es), by index or name, comma-separated; "
                                      "the other classes are left out of the fit.")
 @click.option("--fpr", type=float, default=0.05, show_default=True,
@@ -48,7 +49,7 @@ def fit_command(data, out, method, normal_class, fpr, quiet, image_size, seed, *
     run = fit(data, out, method=method, normal_class=classes, fpr=fpr, seed=seed, image_size=image_size,
               progress=not quiet, **{k: v for k, v in options.items() if v is not None})
     d = run.doc
-    click.echo(f"fitted {method} on {d['normal_items']['train']} normal items -> {run.path} "
+    click.echo(f"fitted {d['method']} on {d['normal_items']['train']} normal items -> {run.path} "
                f"(checkpoint of step {d['chosen_step']}, {d['chosen_by']})")
     click.echo(f"threshold {d['threshold']:.6g}: {d['threshold_protocol']}")
     click.echo(f"next: ganforge anomaly score {run.path} NEW_DATA --out scores.csv")
