@@ -28,7 +28,9 @@ demo-tabular: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest -q
+	# one worker per core (at most 4), one thread each; a test file stays on one worker, so its
+	# module fixtures and the README blocks (run in order in one folder) are never split
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n auto --maxprocesses 4 --dist loadfile
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/mixtures.py
