@@ -13,11 +13,13 @@ because the machine may be shared.
 
     python benchmarks/mixtures.py                        # ring8 + grid25, seeds 0 1 2
     python benchmarks/mixtures.py --data ring8 --seeds 0
-Writes benchmarks/results/mixtures.md (the file it replaces moves to benchmarks/results/history/).
+Writes benchmarks/results/mixtures.md (the file it replaces moves to benchmarks/results/history/)
+and appends each run's row to mixtures.jsonl as soon as it is measured.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import tempfile
 import time
@@ -33,6 +35,7 @@ from ganforge.metrics.modes import PROTOCOL, mode_stats
 
 ROOT = Path(__file__).resolve().parents[1]
 N_SAMPLES = 2500
+ROWS = ROOT / "benchmarks/results/mixtures.jsonl"
 TUNING_SEEDS = (0, 1, 2)  # the point defaults (data/registry.py) were chosen on these; others are held out
 TARGET = dict(hq=0.90, rkl=0.03)  # every mode, HQ >= 90%, reverse KL <= 0.03 (PacGAN4: 0.07 / 0.04)
 # Published rows exactly as GUIDE §5 states them (PacGAN, Lin et al. 2018); no others.
@@ -124,6 +127,9 @@ def main() -> None:
                     torch.set_num_threads(os.cpu_count() or 1)
                 rows.append(run_one(data, seed, Path(tmp)))
                 r = rows[-1]
+                with open(ROWS, "a") as f:  # every row kept as it is measured: a cut-off run loses none
+                    f.write(json.dumps({**r, "date": prov["date"], "commit": prov["commit"],
+                                        "machine": prov["machine"]}) + "\n")
                 print(f"{data} seed {seed}: {r['modes']}/{r['of']} modes, HQ {r['hq']:.1%}, "
                       f"rKL {r['rkl']:.3f}, {r['wall_s']:.0f} s", flush=True)
     md = table(rows) + "\n".join([
