@@ -130,3 +130,15 @@ def test_npz_ambiguous_range_names_the_fix(tmp_path, values):
     np.savez(tmp_path / "a.npz", images=np.linspace(*values, 64).reshape(4, 4, 4).astype(np.float32))
     with pytest.raises(GanforgeError, match=r"none of \[0, 1\], \[-1, 1\] or 0..255; save the images as uint8"):
         load_dataset(str(tmp_path / "a.npz"))
+
+
+@pytest.mark.parametrize("reader, name, says", [
+    ("ganforge.data.audio:read_audio", "ring8", "'ring8' is points, not audio; built-in audio sets: "),
+    ("ganforge.data.series:read_series", "digits", "'digits' is images, not a time series; built-in series sets: sines"),
+])
+def test_a_builtin_set_of_another_kind_is_refused_naming_those_of_this_kind(reader, name, says):
+    import importlib
+    module, func = reader.split(":")
+    with pytest.raises(GanforgeError) as e:
+        getattr(importlib.import_module(module), func)(name)
+    assert str(e.value).startswith(says) and "or pass" in str(e.value)

@@ -147,10 +147,7 @@ def read_audio(spec: str, rate: int | None = None, length: int | None = None) ->
     rate, length = rate or DEFAULT_RATE, length or DEFAULT_SAMPLES
     if rate < 1000:
         raise GanforgeError(f"--sample-rate must be at least 1000 Hz, got {rate}")
-    entry = registry.builtin(spec)
-    if entry is not None and entry.kind != "audio":
-        raise GanforgeError(f"'{spec}' is {entry.kind}, not audio; built-in audio: "
-                            f"{', '.join(registry.names('audio'))}, or pass a folder of .wav files")
+    registry.builtin_of_kind(spec, "audio", "audio", "a folder of .wav files")
     if spec == "tones":
         return tones(rate=rate, length=length)
     if spec == "spoken-digits":

@@ -124,3 +124,14 @@ def require(name: str, kind: str) -> BuiltinSet:
     if s is None:
         raise GanforgeError(f"unknown built-in data '{name}'; built-in {kind} sets: {', '.join(names(kind))}")
     return s
+
+
+def builtin_of_kind(name: str, kind: str, what: str, otherwise: str) -> BuiltinSet | None:
+    """The built-in set `name` if it is of `kind`, None for a name that is not built in (a file or
+    folder); a built-in set of another kind is refused, naming those of this kind. `what`: the
+    kind in words ("audio"); `otherwise`: what else the user may pass."""
+    s = DATASETS.get(name)
+    if s is not None and s.kind != kind:
+        raise GanforgeError(f"'{name}' is {s.kind}, not {what}; built-in {kind} sets: "
+                            f"{', '.join(names(kind))}, or pass {otherwise}")
+    return s

@@ -73,10 +73,7 @@ def read_series(spec: str, window: int | None = None) -> SeriesDataset:
     from . import registry
     if window is not None and window < 2:
         raise GanforgeError(f"--window must be at least 2 time steps, got {window}")
-    entry = registry.builtin(spec)
-    if entry is not None and entry.kind != "series":
-        raise GanforgeError(f"'{spec}' is {entry.kind}, not a time series; built-in series: "
-                            f"{', '.join(registry.names('series'))}, or pass a .csv / .npz file")
+    entry = registry.builtin_of_kind(spec, "series", "a time series", "a .csv / .npz file")
     if spec == "sines":
         x = sines(seq_len=window or DEFAULT_WINDOW)
         return _windows_dataset("sines", x, None, [f"sine{i + 1}" for i in range(x.shape[-1])],
