@@ -8,15 +8,11 @@ into docs/images/dashboard_*.png.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import io
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -45,24 +41,9 @@ def train(runs: Path, data: str, steps: int) -> None:
     subprocess.run(cmd, check=True, cwd=ROOT)
 
 
-@contextlib.contextmanager
 def serving(runs: Path):
-    import uvicorn
-
-    from ganforge.dashboard.server import create_app
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(runs), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    from ganforge.dashboard.server import create_app, serve_in_thread
+    return serve_in_thread(create_app(runs))
 
 
 def shot(browser: str, url: str, height: int) -> Image.Image:

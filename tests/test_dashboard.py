@@ -1,12 +1,10 @@
 """`ganforge dashboard`: pages, JSON endpoints, path-escape refusal, token off localhost, speed.
 Starlette's TestClient, no network."""
-import contextlib
 import json
 import os
 import shutil
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
@@ -18,7 +16,7 @@ pytest.importorskip("starlette")
 pytest.importorskip("httpx")
 from starlette.testclient import TestClient  # noqa: E402
 
-from ganforge.dashboard.server import create_app, needs_token  # noqa: E402
+from ganforge.dashboard.server import create_app, needs_token, serve_in_thread  # noqa: E402
 
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
                     "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")
@@ -183,26 +181,7 @@ CHROMIUM = next((shutil.which(b) for b in ("chromium-headless-shell", "chromium"
                  if shutil.which(b)), None)
 
 
-@contextlib.contextmanager
-def _serving(app):
-    import socket
-
-    import uvicorn
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if server.started:
-            break
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
+_serving = serve_in_thread  # test_dashboard_train imports it under this name
 
 
 def _dom(url):

@@ -166,3 +166,29 @@ def create_app(runs_dir, token: str | None = None, allow_train: bool = False,
 
 def needs_token(host: str) -> bool:
     return host not in LOCAL_HOSTS
+
+
+@contextlib.contextmanager
+def serve_in_thread(app, host: str = "127.0.0.1"):
+    """Serve `app` with uvicorn on a free port in a daemon thread; yields its base URL and stops
+    the server on exit (screenshots and browser tests: a real server without a process)."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+    with socket.socket() as s:
+        s.bind((host, 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(400):  # up to 20 s for the server to come up
+        if server.started:
+            break
+        time.sleep(0.05)
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
