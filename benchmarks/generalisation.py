@@ -24,7 +24,7 @@ real-vs-real floors; the lowest per-class recall; and the health monitor's findi
     python benchmarks/generalisation.py --sets shapes-60 --seeds 1 2
     python benchmarks/generalisation.py --tuning              # the tuning sets on the tuning seeds
 Rows append to benchmarks/results/generalisation.jsonl (keyed by date, commit, machine);
-benchmarks/results/generalisation.md is rewritten from the rows of the current commit.
+benchmarks/results/generalisation.md is rewritten from the latest row of each set and seed.
 """
 from __future__ import annotations
 
@@ -256,11 +256,23 @@ def stamp() -> dict:
     return {"date": p["date"], "commit": p["commit"], "machine": f"{p['machine']}, {torch.get_num_threads()} threads"}
 
 
+def latest_rows(jsonl: Path) -> list[dict]:
+    """The latest row of each (set, seed), in the script's set order."""
+    order = {n: i for i, n in enumerate((*HELD_OUT_SETS, *TUNING_SETS))}
+    latest = {}
+    for line in jsonl.read_text().splitlines():
+        if line.strip():
+            r = json.loads(line)
+            latest[(r["set"], r["seed"])] = r
+    return sorted(latest.values(), key=lambda r: (order[r["set"]], r["seed"]))
+
+
 def render(rows: list[dict]) -> str:
-    s = rows[0]
+    keys = sorted({(r["date"][:10], r["commit"], r["machine"]) for r in rows})
     lines = [f"# Generalisation: image defaults on sets they were not tuned on",
              "",
-             f"`python benchmarks/generalisation.py` at commit {s['commit']}, {s['date']}; {s['machine']}. "
+             "`python benchmarks/generalisation.py` (the latest row of each set and seed in "
+             "generalisation.jsonl); measured " + "; ".join(f"{d} at commit {c}, {m}" for d, c, m in keys) + ". "
              f"Shared machine: wall times are inflated when the load average (column *load*) exceeds the "
              f"core count.",
              "",
@@ -320,7 +332,6 @@ def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     jsonl = RESULTS / "generalisation.jsonl"
     judges: dict = {}
-    order = {n: i for i, n in enumerate((*HELD_OUT_SETS, *TUNING_SETS))}
     with tempfile.TemporaryDirectory() as tmp:
         for name in sets:
             for seed in seeds:
@@ -329,10 +340,7 @@ def main() -> None:
                 with open(jsonl, "a") as f:
                     f.write(json.dumps(row) + "\n")
                 # the table is rewritten after every row (a long run interrupted keeps what it measured)
-                rows = [json.loads(line) for line in jsonl.read_text().splitlines() if line.strip()]
-                rows = [r for r in rows if (r["date"], r["commit"]) == (st["date"], st["commit"])]
-                rows.sort(key=lambda r: (order[r["set"]], r["seed"]))
-                (RESULTS / "generalisation.md").write_text(render(rows))
+                (RESULTS / "generalisation.md").write_text(render(latest_rows(jsonl)))
 
 
 if __name__ == "__main__":
