@@ -134,7 +134,8 @@ def test_style_cli_commands_and_their_errors(cli, style_run, dcgan_run, tmp_path
 
 def test_a_tiny_stylegan_learns_digits(tmp_path):
     # Its samples' FID (digits-cnn features) against real digits falls well below its own
-    # untrained start's. Measured at these settings (seed 0): 868 at step 1, 333 at step 300.
+    # untrained start's. Measured at these settings (seed 0): 915 at step 1, 177 at step 300
+    # (seed 1: 157). The linear-output G that mode-collapsed went 868 -> 370 (0.43: fails).
     from ganforge.metrics.evaluate import evaluate
     opts = dict(model="stylegan", conditional=False, channels=16, batch_size=32, augment="off", progress=False,
                 log_every=50, sample_every=1000, ckpt_every=1000)
@@ -146,4 +147,4 @@ def test_a_tiny_stylegan_learns_digits(tmp_path):
         return next(m["value"] for m in doc["metrics"] if m["metric"] == "fid")
 
     before, after = fid(start), fid(run)
-    assert after < 0.5 * before, (before, after)
+    assert after < 0.3 * before, (before, after)

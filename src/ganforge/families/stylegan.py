@@ -52,8 +52,9 @@ class StyleGAN(Family):
         if meta["kind"] != "images":
             return {}
         res = max(meta["shape"][1:])
-        # R1 gamma ~ 0.0002 res^2 / batch (the ADA paper's heuristic), StyleGAN2's Adam settings
-        return dict(steps=3000, batch_size=32, lr_g=2e-3, lr_d=2e-3, betas=(0.0, 0.99),
+        # R1 gamma ~ 0.0002 res^2 / batch (the ADA paper's heuristic), StyleGAN2's Adam betas; lr
+        # 5e-3 (not the paper's 2e-3): on digits, seeds 0/1, FID 177/157 at step 300 vs 353 at 2e-3
+        return dict(steps=3000, batch_size=32, lr_g=5e-3, lr_d=5e-3, betas=(0.0, 0.99),
                     r1_gamma=round(0.0002 * res * res / 32, 5), conditional=len(meta["class_names"]) >= 2,
                     **default_augment(meta))
 
@@ -77,7 +78,7 @@ class StyleGAN(Family):
         self.specs = {
             "G": {"net": "style_g", "kwargs": dict(z_dim=cfg.z_dim, out_shape=list(shape), w_dim=cfg.w_dim,
                                                    map_layers=cfg.map_layers, channels=cfg.channels,
-                                                   num_classes=nc)},
+                                                   num_classes=nc, tanh=True)},
             # minibatch-std groups never straddle the real and fake halves of D's batch
             "D": {"net": "style_d", "kwargs": dict(in_shape=list(shape), channels=cfg.channels, num_classes=nc,
                                                    mbstd_group=math.gcd(4, cfg.batch_size))},
