@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 
@@ -41,6 +42,7 @@ STYLE_TUNE = {  # stylegan settings tried on the tuning set (unconditional, like
     "stylegan_c16": {"channels": 16},
 }
 SHOW = ("fid", "kid", "precision", "recall", "coverage")
+EVAL_THREADS = int(os.environ.get("OMP_NUM_THREADS") or 2)  # scoring threads: OMP_NUM_THREADS=1 keeps to one core
 
 
 class CpuBudget:
@@ -70,7 +72,7 @@ def metrics_of(doc: dict) -> dict:
 
 
 def scored(run: dict, n: int, **kw) -> dict:
-    torch.set_num_threads(2)
+    torch.set_num_threads(EVAL_THREADS)
     doc = evaluate(run["run"], n=n, **kw)
     run.update(metrics=metrics_of(doc), near_copy=doc["memorisation"]["near_copy_share"],
                protocol=doc["protocol"]["real_split"], extractor=doc["protocol"]["extractor"])
@@ -117,13 +119,17 @@ def mixing_classes(run_dir: str, k: int = 20) -> dict:
             "fine_class": float((cm == cb[None, :])[differ].mean())}
 
 
-def part_heldout(args, settings: dict) -> dict:
+def part_heldout(args, tuned: dict | None) -> dict:
+    """`tuned`: the latest tune record; its best setting is the stylegan trained here."""
+    settings = tuned["result"]["settings"] if tuned else {}
     rows = {"dcgan": scored(train("fashion-mnist", args.runs / "held-dcgan", args.budget, model="dcgan"), args.n),
             "stylegan": scored(train("fashion-mnist", args.runs / "held-stylegan", args.budget, model="stylegan",
                                      conditional=False, **settings), args.n)}
-    torch.set_num_threads(2)
+    torch.set_num_threads(EVAL_THREADS)
     style = rows["stylegan"]["run"]
-    return {"data": "fashion-mnist", "settings": settings, "rows": rows,
+    source = {k: tuned[k] for k in ("date", "commit", "budget_s")} | {"best": tuned["result"]["best_stylegan"]} \
+        if tuned else None
+    return {"data": "fashion-mnist", "settings": settings, "tuned_from": source, "rows": rows,
             "truncation": truncation_curve(style, args.n), "mixing": mixing_classes(style)}
 
 
@@ -166,7 +172,7 @@ def part_small(args) -> dict:
         train_x = load_dataset(str(path)).x
         for arm in arms:
             run = train(str(path), args.runs / f"small{size}-{arm}", args.budget, model="dcgan", augment=arm)
-            torch.set_num_threads(2)
+            torch.set_num_threads(EVAL_THREADS)
             doc = evaluate(run["run"], n=args.n, extractor="fashion-cnn")
             run.update(own_evaluate=metrics_of(doc), test=against_test(run["run"], outside, train_x, args.n),
                        aug_p=ganforge.Run(run["run"]).log[-1].get("aug_p"))
@@ -200,6 +206,10 @@ def render(records: dict) -> str:
             if part == "tune":
                 lines += ["", f"Settings tried: `{json.dumps(STYLE_TUNE)}`; best by FID: {res['best_stylegan']}."]
             else:
+                src = res.get("tuned_from")
+                lines += ["", f"stylegan = `{json.dumps(res['settings'])}` on top of its defaults"
+                          + (f" ({src['best']}, the best of the tune part measured {src['date']} at {src['commit']})."
+                             if src else " (no tune record: defaults).")]
                 lines += ["", "Truncation (stylegan, same real halves and extractor):", "",
                           "| psi | FID | precision | recall |", "|---|---|---|---|"]
                 lines += [f"| {t['psi']} | {fmt(t['fid'])} | {fmt(t['precision'])} | {fmt(t['recall'])} |"
@@ -247,7 +257,7 @@ def main():
         elif part == "heldout":
             tuned = [json.loads(x) for x in log.read_text().splitlines() if json.loads(x)["part"] == "tune"] \
                 if log.exists() else []
-            res = part_heldout(args, tuned[-1]["result"]["settings"] if tuned else {})
+            res = part_heldout(args, tuned[-1] if tuned else None)
         else:
             res = part_small(args)
         rec = {**key, "part": part, "result": res}
