@@ -112,6 +112,25 @@ def test_mode_collapse_when_modes_are_never_reached():
     assert det.mode_collapse(slow) is None  # still spreading: 32 -> capped 25 modes
 
 
+def test_mode_imbalance_when_every_mode_is_reached_but_unevenly():
+    n = 4 * det.SUSTAIN  # the window the imbalance must last
+    recs = [dict(r, of_modes=25, modes=25, mode_rkl=0.05) for r in healthy(n + 5)]
+    assert det.mode_imbalance(recs) is None and det.detect(recs) == []  # balanced
+    for r in recs[-n:]:
+        r["mode_rkl"] = 0.35
+    f = det.mode_imbalance(recs)
+    assert f.severity == "warning" and f.evidence["reverse_kl"] == "0.35" and f.onset == recs[-n]["step"]
+    assert "--pack 2" in f.advice and "mode_imbalance" in [x.finding for x in det.detect(recs)]
+    recs[-3]["mode_rkl"] = 0.1  # not sustained (healthy runs swing above the line early on)
+    assert det.mode_imbalance(recs) is None
+    recs[-3]["mode_rkl"] = 0.35
+    assert det.mode_imbalance(recs[-n + 1:]) is None  # too early in training
+    recs[-1]["modes"] = 23  # a 256-sample probe misses a rare mode of an uneven G: still counted
+    assert det.mode_imbalance(recs).evidence["modes"] == "23/25"
+    recs[-1]["modes"] = 12  # half the modes gone: mode_collapse's business, not this one's
+    assert det.mode_imbalance(recs) is None
+
+
 def test_memorisation_share_rising():
     recs = healthy(6)
     recs[1]["near_copy"], recs[3]["near_copy"] = 0.01, 0.015

@@ -19,6 +19,9 @@ SUSTAIN = 5          # records (x log_every steps) a pattern must last to count 
 ABS_LOSS = 100.0     # |loss| above this is an explosion for every built-in loss
 MEM_WARN, MEM_PROBLEM = 0.02, 0.2  # memorisation: near-copy share (fresh samples: ~0.01)
 D_FAKE_MAX, D_ACC_MIN = 0.1, 0.95  # d_overpowering: D(fake) at most, D accuracy at least
+RKL_WARN = 0.17      # mode_imbalance: reverse KL of the probe's 256 samples, for 4 x SUSTAIN logs. grid25
+                     # defaults, seeds 0-3, 6, 7: fires on 3, 6, 7 (reverse KL of 2,500 samples at the end
+                     # 0.35, 0.18, 0.16) and not on 0, 1, 2 (0.016, 0.011, 0.009; they pass 0.17 early on)
 SEVERITY = {"healthy": 0, "warning": 1, "problem": 2}
 
 
@@ -206,6 +209,25 @@ RECALL_MIN = 0.1        # probe recall below this (its real-vs-real floor >= 0.5
 PRECISION_MIN = 0.3     # ... while the samples already look like the data
 
 
+def mode_imbalance(records: list[dict], window: int = 4 * SUSTAIN) -> Finding | None:
+    """2D mixtures: most modes reached but the samples spread unevenly over them (reverse KL of
+    the fixed-noise batch's mode histogram vs uniform, sustained). A probe of 256 samples can miss
+    a rare mode, so a few missing modes still count here; half of them missing is mode_collapse."""
+    r = _vals(records, "mode_rkl")
+    m = _vals(records, "modes")
+    if len(r) < window or not m or m[-1] <= 0.5 * records[-1].get("of_modes", m[-1]):
+        return None  # too early, or mode_collapse's case
+    late = r[-window:]  # healthy grid25 runs pass 0.2 for a few hundred steps early on
+    if min(late) <= RKL_WARN:
+        return None
+    return Finding("mode_imbalance", "warning", records[-1]["step"], records[-window]["step"],
+                   {"reverse_kl": _fmt(late[-1]), "lowest_of_last": _fmt(min(late)),
+                    "modes": f"{m[-1]}/{records[-1].get('of_modes', m[-1])}",
+                    "note": f"fixed-noise batch's mode histogram vs uniform; above {RKL_WARN} for {window} logs"},
+                   "G reaches every mode but over-samples some: train longer (--steps), or try --pack 2; "
+                   "compare seeds (--seed) before trusting one run")
+
+
 def class_collapse(records: list[dict]) -> Finding | None:
     """Collapse that the batch-wide `div` cannot see (monitor/probes.py). A conditional G that
     draws one image per class spans the classes, so its `div` stays ~0.9: a problem when the
@@ -277,7 +299,8 @@ def _onset(records, key, threshold, above=False) -> int:
     return onset
 
 
-DETECTORS = (nonfinite, divergence, mode_collapse, d_overpowering, memorisation, d_too_weak, oscillation)
+DETECTORS = (nonfinite, divergence, mode_collapse, mode_imbalance, d_overpowering, memorisation, d_too_weak,
+             oscillation)
 
 
 def detect(records: list[dict]) -> list[Finding]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 
 import numpy as np
 import torch
@@ -99,6 +100,8 @@ class HealthMonitor:
             # when a sample lies within 3·COVERAGE_SD sd of it (still far from the next mode).
             ms = mode_stats(flat.numpy(), np.array(self.means), COVERAGE_SD * self.data.info["sd"])
             out.update(modes=ms["modes"], of_modes=ms["of_modes"])
+            if math.isfinite(ms["reverse_kl"]):  # balance across the modes it reaches
+                out["mode_rkl"] = round(ms["reverse_kl"], 4)
         if self.probes is not None:
             out.update(self.probes.signals(G, self.calls))
         every = MEM_EVERY_TINY if len(self.data.x) <= MEM_TINY else MEM_EVERY
