@@ -102,7 +102,8 @@ def test_anomaly_fit_and_score_on_a_table(tmp_path, cli):
     (["fit", "digits", "--normal-class", "12"], "--normal-class 12 is not a class of 'digits'"),
     (["fit", "unlabelled.npz", "--normal-class", "1"], "--normal-class needs labelled data"),
     (["fit", "no/such/folder"], "unknown dataset 'no/such/folder'"),
-    (["fit", "digits", "--steps", "3", "--gan-steps", "5"], "--steps 3 must be larger"),
+    (["fit", "digits", "--method", "fanogan", "--steps", "3", "--gan-steps", "5"], "--steps 3 must be larger"),
+    (["fit", "digits", "--gan-steps", "5"], "--gan-steps is not an option of --model ganomaly"),  # images: ganomaly
 ])
 def test_bad_fit_input_is_one_line_and_writes_nothing(cli, tmp_path, args, message):
     np.savez("unlabelled.npz", images=np.zeros((60, 8, 8), np.uint8))  # in the test's temp dir
