@@ -7,6 +7,7 @@ measured is lost, and the current numbers are the ones on top).
 """
 from __future__ import annotations
 
+import json
 import os
 import platform
 import re
@@ -89,3 +90,14 @@ def write_result(name: str, title: str, body: str, prov: dict, path: Path | None
     path.write_text(header(title, prov) + "\n" + body.rstrip("\n") + "\n")
     print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
     return path
+
+
+def latest(jsonl: Path, key) -> dict:
+    """The last row of each `key(row)` in a results .jsonl (blank lines skipped), keyed so, in the
+    order the keys first appear: the table scripts render from it, so runs of a few cases add up."""
+    rows: dict = {}
+    for line in jsonl.read_text().splitlines():
+        if line.strip():
+            r = json.loads(line)
+            rows[key(r)] = r
+    return rows

@@ -41,7 +41,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import ganforge
-from _record import provenance
+from _record import latest, provenance
 from ganforge.metrics.evaluate import evaluate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -259,12 +259,7 @@ def stamp() -> dict:
 def latest_rows(jsonl: Path) -> list[dict]:
     """The latest row of each (set, seed), in the script's set order."""
     order = {n: i for i, n in enumerate((*HELD_OUT_SETS, *TUNING_SETS))}
-    latest = {}
-    for line in jsonl.read_text().splitlines():
-        if line.strip():
-            r = json.loads(line)
-            latest[(r["set"], r["seed"])] = r
-    return sorted(latest.values(), key=lambda r: (order[r["set"]], r["seed"]))
+    return sorted(latest(jsonl, lambda r: (r["set"], r["seed"])).values(), key=lambda r: (order[r["set"]], r["seed"]))
 
 
 def render(rows: list[dict]) -> str:

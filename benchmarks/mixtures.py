@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 import ganforge
-from _record import provenance, write_result
+from _record import latest, provenance, write_result
 from ganforge.data.mixtures import mixture_means
 from ganforge.metrics.modes import PROTOCOL, mode_stats
 
@@ -174,11 +174,8 @@ def _body(md: str) -> str:
 
 def render_table(md_path: Path) -> None:
     """Rewrite the md from mixtures.jsonl: the latest row of each (data, seed)."""
-    latest = {}
-    for line in ROWS.read_text().splitlines():
-        r = json.loads(line)
-        latest[(r["data"], r["seed"])] = r
-    rows = sorted(latest.values(), key=lambda r: (["ring8", "grid25"].index(r["data"]), r["seed"]))
+    rows = sorted(latest(ROWS, lambda r: (r["data"], r["seed"])).values(),
+                  key=lambda r: (["ring8", "grid25"].index(r["data"]), r["seed"]))
     md = table(rows) + "\n".join(["", *_target_lines(rows), ""])
     keys = sorted({(r["date"][:10], r["commit"], r["machine"]) for r in rows})
     prov = {"command": "python benchmarks/mixtures.py --table",

@@ -38,7 +38,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _record import provenance, write_result
+from _record import latest, provenance, write_result
 from tabular_adult import ROOT, finish_ctgan, row, start_ctgan
 
 TUNED_ON = ["adult", "fair"]
@@ -132,11 +132,8 @@ def run_table(name: str, args, prov: dict) -> dict:
 
 def render(prov: dict) -> None:
     """benchmarks/results/tabular_heldout.md from the jsonl: the latest row per table and seed."""
-    latest = {}
-    for line in JSONL.read_text().splitlines():
-        r = json.loads(line)
-        latest[(r["table"], r["seed"])] = r
-    recs = sorted(latest.values(), key=lambda r: (HELD_OUT.index(r["table"]), r["seed"]))
+    recs = sorted(latest(JSONL, lambda r: (r["table"], r["seed"])).values(),
+                  key=lambda r: (HELD_OUT.index(r["table"]), r["seed"]))
     head = ("| synthesizer | quality | shapes | pairs | F1 | AUROC | DCR median | closer than holdout p5 "
             "| exact copies | MIA AUROC | fit s | sample s |\n|---|---|---|---|---|---|---|---|---|---|---|---|")
     doc = [f"TabularGAN's defaults were tuned on {' and '.join(TUNED_ON)}; the tables below were held out "

@@ -224,7 +224,7 @@ def mode_imbalance(records: list[dict], window: int = 4 * SUSTAIN) -> Finding | 
                    {"reverse_kl": _fmt(late[-1]), "lowest_of_last": _fmt(min(late)),
                     "modes": f"{m[-1]}/{records[-1].get('of_modes', m[-1])}",
                     "note": f"fixed-noise batch's mode histogram vs uniform; above {RKL_WARN} for {window} logs"},
-                   "G reaches every mode but over-samples some: train longer (--steps), or try --pack 2; "
+                   "G reaches most modes but over-samples some: train longer (--steps), or try --pack 2; "
                    "compare seeds (--seed) before trusting one run")
 
 
