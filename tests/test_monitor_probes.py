@@ -74,3 +74,46 @@ def test_a_collapsed_cgan_gets_a_mode_collapse_finding_and_a_healthy_one_does_no
     good = ganforge.train("digits", out=tmp_path / "good", **SMALL)
     assert not [r for r in good.log if r.get("finding") == "mode_collapse"]
     assert [r["div_class_min"] for r in good.log if "div_class_min" in r][-1] > 0.2
+
+
+def _ema_records(ema, div=0.8, live=0.3):
+    return [{"step": 50 * (i + 1), "div": div, "div_class_min": live, "div_class_worst": 0,
+             "div_class_min_ema": e, "div_class_worst_ema": 0} for i, e in enumerate(ema)]
+
+
+def test_a_class_the_saved_ema_generator_draws_as_one_image_is_found():
+    # textures-100 cgan defaults: class 0 (CNN recall 0.00) read 0.12-0.42 on the live G, batch
+    # diversity ~0.8, but 0.073 on the EMA of G, the generator the run saves
+    f = _collapse(_ema_records([0.073] * 6))
+    assert f and f[0].severity == "warning" and f[0].evidence["class"] == 0, f
+    assert not _collapse(_ema_records([0.63] * 6))  # healthy mnist5k cGAN's lowest class
+    assert not _collapse(_ema_records([0.5, 0.5, 0.073, 0.073, 0.073, 0.073]))  # not sustained
+    early = _ema_records([0.15, 0.16, 0.15, 0.17, 0.16, 0.15], div=0.3)  # low everywhere, not in a class
+    assert not _collapse(early)
+
+
+class TinyG(torch.nn.Module):
+    """A conditional G with BatchNorm whose class 1 ignores z."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin, self.bn = torch.nn.Linear(4, 16), torch.nn.BatchNorm1d(16)
+
+    def forward(self, z, y):
+        h = self.bn(self.lin(z * (y != 1).float()[:, None]))
+        return h.reshape(len(z), 1, 4, 4)
+
+
+def test_the_ema_probe_reads_the_ema_copy_and_leaves_it_untouched():
+    from types import SimpleNamespace
+
+    from ganforge.monitor.probes import Probes
+    x, y = torch.randn(200, 1, 4, 4), torch.arange(200) % 2
+    probes = Probes(SimpleNamespace(x=x, labels=y, kind="images"), {"z_dim": 4, "num_classes": 2}, "cpu")
+    live, ema = TinyG().eval(), TinyG().eval()
+    ema.bn.running_var.fill_(1e-6)  # running stats that do not fit these weights: BN uses the batch's
+    before = {k: v.clone() for k, v in ema.state_dict().items()}
+    out = probes.signals(live, 1, ema)
+    assert out["div_class_worst_ema"] == 1 and out["div_class_min_ema"] < 0.01
+    assert all(torch.equal(v, ema.state_dict()[k]) for k, v in before.items()) and not ema.training
+    assert "div_class_min_ema" not in probes.signals(live, 2)

@@ -103,7 +103,8 @@ class HealthMonitor:
             if math.isfinite(ms["reverse_kl"]):  # balance across the modes it reaches
                 out["mode_rkl"] = round(ms["reverse_kl"], 4)
         if self.probes is not None:
-            out.update(self.probes.signals(G, self.calls))
+            ema = trainer.ema.copies.get(trainer.family.generator_name) if trainer.ema else None
+            out.update(self.probes.signals(G, self.calls, ema))
         every = MEM_EVERY_TINY if len(self.data.x) <= MEM_TINY else MEM_EVERY
         if self.mem and self.calls % every == 0:
             from ..metrics.memorisation import memorisation
