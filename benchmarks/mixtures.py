@@ -37,7 +37,13 @@ from ganforge.metrics.modes import PROTOCOL, mode_stats
 ROOT = Path(__file__).resolve().parents[1]
 N_SAMPLES = 2500
 ROWS = ROOT / "benchmarks/results/mixtures.jsonl"
-TUNING_SEEDS = (0, 1, 2)  # the point defaults (data/registry.py) were chosen on these; others are held out
+# The point defaults (data/registry.py) were chosen on these seeds; the others are held out.
+# grid25's R1 γ was re-chosen on seeds 10-14 (its other settings on 0-2), so 3-9 stay held out.
+TUNING_SEEDS = {"ring8": (0, 1, 2), "grid25": (0, 1, 2, 10, 11, 12, 13, 14)}
+
+
+def tuned(r: dict) -> bool:
+    return r["seed"] in TUNING_SEEDS[r["data"]]
 TARGET = dict(hq=0.90, rkl=0.03)  # every mode, HQ >= 90%, reverse KL <= 0.03 (PacGAN4: 0.07 / 0.04)
 # Published rows exactly as GUIDE §5 states them (PacGAN, Lin et al. 2018); no others.
 PUBLISHED = {
@@ -75,8 +81,8 @@ def verdicts(rows: list[dict]) -> list[str]:
         mine = [r for r in rows if r["data"] == data]
         for label, k in (("generator alone", "raw_"), ("+ sample filter", "")):
             parts = []
-            for name, group in (("tuning seeds", [r for r in mine if r["seed"] in TUNING_SEEDS]),
-                                ("held-out seeds", [r for r in mine if r["seed"] not in TUNING_SEEDS])):
+            for name, group in (("tuning seeds", [r for r in mine if tuned(r)]),
+                                ("held-out seeds", [r for r in mine if not tuned(r)])):
                 if group:
                     missed = [str(r["seed"]) for r in group if not meets(r, k)]
                     parts.append(f"{name} {sum(meets(r, k) for r in group)}/{len(group)}"
@@ -94,17 +100,19 @@ def _seeds(group: list[dict]) -> str:
 def _seed_groups(rows: list[dict]) -> list[tuple[str, list[dict]]]:
     """(name, rows) for the tuning seeds and the held-out seeds, each where it has 2+ rows."""
     out = []
-    for kind, group in (("tuning", [r for r in rows if r["seed"] in TUNING_SEEDS]),
-                        ("held-out", [r for r in rows if r["seed"] not in TUNING_SEEDS])):
+    for kind, group in (("tuning", [r for r in rows if tuned(r)]),
+                        ("held-out", [r for r in rows if not tuned(r)])):
         if len(group) > 1:
             out.append((f"{kind} {_seeds(group)}", group))
     return out
 
 
 def _target_lines(rows: list[dict]) -> list[str]:
+    tuning = "; ".join(f"{d} {_seeds([{'seed': s} for s in TUNING_SEEDS[d]])}"
+                       for d in dict.fromkeys(r["data"] for r in rows))
     return [f"Target: every mode, HQ >= {TARGET['hq']:.0%}, reverse KL <= {TARGET['rkl']}. The point defaults "
-            f"were tuned on seeds {', '.join(map(str, TUNING_SEEDS))}; other seeds are held out. Seeds meeting "
-            f"the target:", "", *verdicts(rows)]
+            f"were tuned on {tuning} (grid25's R1 γ on 10-14, its other settings on 0-2); other seeds are "
+            f"held out. Seeds meeting the target:", "", *verdicts(rows)]
 
 
 def table(rows: list[dict]) -> str:
