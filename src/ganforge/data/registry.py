@@ -60,7 +60,7 @@ _SETS = [
     # grid25 at 4,500 steps lost mode balance (rKL 0.05-0.19), so 6,000. grid25's γ 1e-2 (chosen
     # on seeds 0-2) left G alone unbalanced on seeds 10-12 (rKL 0.12/0.32/0.13, seed 11 23 modes);
     # γ 3e-2 there: 0.019/0.004/0.007, HQ 89.5/88.5/91.9% (γ 0.1: seed 12 HQ 70%; 0.3: seed 11
-    # 61%). Chosen on seeds 10-14; seeds 0-9 are the report (benchmarks/mixtures.py).
+    # 61%): benchmarks/grid25_r1.py on seeds 10-14; seeds 0-9 are the report (mixtures.py).
     BuiltinSet("ring8", "points", "8 Gaussians on the unit circle, sd 0.01 (PacGAN/VEEGAN protocol)",
                _mixture("ring8"),
                dict(model="vanilla", steps=2500, batch_size=256, lr_g=1e-3, lr_d=1e-3, z_dim=2, hidden=256,
