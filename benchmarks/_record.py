@@ -29,9 +29,11 @@ def _git(*args: str) -> str:
 
 
 def commit() -> str:
-    """The short commit, marked when the working tree differs from it (uncommitted code ran)."""
+    """The short commit, marked when the working tree differs from it (uncommitted code ran).
+    Results files are not code: a benchmark appending its rows must not mark a later run."""
     c = _git("rev-parse", "--short", "HEAD") or "unknown"
-    dirty = _git("status", "--porcelain", "--untracked-files=no", "--", "src", "benchmarks")
+    dirty = _git("status", "--porcelain", "--untracked-files=no", "--", "src", "benchmarks",
+                 ":(exclude)benchmarks/results")
     return c + (" + uncommitted changes" if dirty else "")
 
 
