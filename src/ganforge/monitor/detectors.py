@@ -285,7 +285,9 @@ def ema_class_collapse(records: list[dict]) -> Finding | None:
     recall 0.00): 0.10-0.33 from step 1,000 (batch `div` 0.73-0.85), medians 0.29 / ratio 0.36
     at step 1,150 (fires) down to 0.18 / 0.23, where the live G read 0.15-0.33 and the pixel recall
     probe was gated off by its real-vs-real floor of 0.49; seed 0's saved generator drew class 0
-    as one flat grey image (0.073). Healthy mnist5k (seed 0): medians >= 0.59, ratio >= 0.63."""
+    as one flat grey image (0.073). Healthy mnist5k (seed 0): medians >= 0.59, ratio >= 0.63.
+    textures seed 0 with --ema-decay 0.99: fires from step 1,050, class 0 coverage still 0.00 (as
+    at 0.999), so the advice does not offer a shorter average as a fix."""
     w = [(r["div_class_min_ema"], r["div"]) for r in records[-2 * SUSTAIN:]
          if isinstance(r.get("div_class_min_ema"), (int, float)) and isinstance(r.get("div"), (int, float))]
     if len(w) < 2 * SUSTAIN:
@@ -302,8 +304,8 @@ def ema_class_collapse(records: list[dict]) -> Finding | None:
                     "note": f"medians of the last {2 * SUSTAIN} log steps; mean pairwise distance of one class's "
                             f"fixed-noise images from the EMA of G / that real class's"},
                    f"the saved generator (the EMA of G) draws class {c} with little variety while the live G "
-                   f"still varies: try a slower G (e.g. --lr-g 1e-4 --lr-d 4e-4) or a shorter average "
-                   f"(--ema-decay 0.99)")
+                   f"still varies: look at that class's samples; try a slower G (e.g. --lr-g 1e-4 --lr-d 4e-4) "
+                   f"and compare seeds (--seed). A shorter average (--ema-decay 0.99) did not help on textures")
 
 
 def memorisation(records: list[dict]) -> Finding | None:
