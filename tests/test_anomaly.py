@@ -196,3 +196,24 @@ def test_the_default_method_follows_what_the_data_is(cli, tmp_path):
     assert "fitted ganomaly" in out and json.loads((tmp_path / "img" / "anomaly.json").read_text())["method"] == "ganomaly"
     run = ganforge.anomaly.fit("ring8", tmp_path / "pts", steps=4, gan_steps=2, progress=False)
     assert run.doc["method"] == "fanogan"
+
+
+def test_the_recon_plus_latent_score_is_standardized_on_the_held_out_normal_items(tmp_path):
+    """Each part is scaled by the checkpoint-choice half of the normal items: there, the saved
+    detector's score has mean 0 (sum of two standardized parts), and it loads with that scale."""
+    run = ganforge.anomaly.fit("digits", tmp_path / "both", method="ganomaly", normal_class=0, progress=False,
+                               anomaly_score="recon+latent", **TINY)
+    det = ganforge.load(run.path)
+    assert det.info["score"].startswith("reconstruction error") and "standardized" in det.info["score"]
+    _, x_choose, _ = split_normal(select_classes(read_data("digits"), 0), seed=0)
+    s = det.scores(x_choose)
+    assert abs(s.mean()) < 1e-4 and 0.0 < s.std() <= 2.0 + 1e-4  # sd of a sum of two sd-1 parts: 0..2
+    with torch.no_grad():
+        recon, latent = det.net.eval().parts(x_choose)
+    assert det.net.scale[1] == pytest.approx(float(recon.double().std()), rel=1e-4)
+    assert det.net.scale[2] == pytest.approx(float(latent.double().mean()), rel=1e-4)
+    # runs saved with the other scores (all runs before this one existed) have no scale and load as before
+    from ganforge.nets import build_net
+    for score_by in ("recon", "latent"):
+        assert "scale" not in build_net({"net": "ganomaly", "kwargs": {**det.info["net"]["kwargs"],
+                                                                        "score_by": score_by}}).state_dict()

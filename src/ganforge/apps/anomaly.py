@@ -6,8 +6,8 @@
 Data: images (built-in set, folder, .npz), 2D points (built-in) or a table (CSV, DataFrame,
 built-in table; rows encoded by data/table_vectors.py). The normal data is split (seeded) into
 training (80%) and two held-out halves of normal items: the first chooses the checkpoint (the
-lowest reconstruction error on it, never anything about anomalies), the second sets the
-threshold at the stated false-positive rate. Both are normal data: no anomaly is seen in fit.
+lowest reconstruction error on it, never anything about anomalies) and scales a score made of
+standardized parts, the second sets the threshold at the stated false-positive rate. Both are normal data: no anomaly is seen in fit.
 Scores are computed in eval mode, so an item's score does not depend on its batch.
 """
 from __future__ import annotations
@@ -176,6 +176,7 @@ def fit(data, out: str | Path, method: str | None = None, normal_class=None, fpr
         raise GanforgeError(f"training stopped at step {trainer.step} before the detector could be "
                             f"chosen; see {run.path / 'log.jsonl'}")
     err, step, det = chooser.best
+    det.standardize_on(x_choose)  # "recon+latent": each part's scale, from the same normal items
     det.save(run.path)  # the chosen detector is the run's model
     calib = det.scores(x_calib)
     doc = {"method": method, "score": det.info["score"], "higher_is_anomalous": True,

@@ -51,6 +51,20 @@ class Detector:
         return torch.cat(out).numpy() if out else np.zeros(0)
 
     @torch.no_grad()
+    def standardize_on(self, x: torch.Tensor, batch_size: int = 256) -> None:
+        """A score that sums standardized parts (GANomaly "recon+latent") takes each part's mean
+        and sd from `x`, held-out normal items; other scores are left as they are."""
+        if not hasattr(self.net, "set_scale"):
+            return
+        was = self.net.training
+        self.net.eval()
+        try:
+            parts = [self.net.parts(x[i:i + batch_size].to(self.device).float()) for i in range(0, len(x), batch_size)]
+        finally:
+            self.net.train(was)
+        self.net.set_scale(*(torch.cat([p[k] for p in parts]).double().cpu() for k in (0, 1)))
+
+    @torch.no_grad()
     def recon_error(self, x: torch.Tensor, batch_size: int = 256) -> float:
         """Mean reconstruction error (the checkpoint-choice criterion) of `x`, in eval mode."""
         was = self.net.training

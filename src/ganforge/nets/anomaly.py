@@ -5,7 +5,8 @@ Images get conv nets (DCGAN-style, as in both papers) unless `conv=False`: MLPs 
 flattened image, much cheaper on a CPU.
 
 - `Encoder`: a discriminator's trunk with a linear latent head (x -> z).
-- `GanomalyNet` (Akcay et al. 2018): encoder -> decoder -> encoder; score ||z - z'||².
+- `GanomalyNet` (Akcay et al. 2018): encoder -> decoder -> encoder; score ||z - z'||², the
+  reconstruction error, or both standardized on held-out normal items.
 - `FAnoGANNet` (Schlegl et al. 2019): WGAN-GP generator G and critic D plus an izi encoder E;
   score = image residual + kappa x residual of D's features.
 
@@ -76,28 +77,52 @@ def per_item(t: torch.Tensor) -> torch.Tensor:
     return t.flatten(1).mean(1)
 
 
+SCORES = ("latent", "recon", "recon+latent")
+
+
 class GanomalyNet(nn.Module):
     """GANomaly's generator: encoder G_E, decoder G_D, second encoder E. `score_by`: "latent"
-    (the paper's ||z - z'||²) or "recon" (||x - G(x)||²/n)."""
+    (the paper's ||z - z'||²), "recon" (||x - G(x)||²/n) or "recon+latent": the sum of both,
+    each standardized by its mean and sd on held-out normal items (`set_scale`; saved in the
+    `scale` buffer, which only this score has, so runs of the other two load as before)."""
 
     def __init__(self, in_shape: list[int], z_dim: int = 64, channels: int = 32, hidden: int = 128, depth: int = 2,
                  conv: bool = True, score_by: str = "latent"):
         super().__init__()
-        if score_by not in ("latent", "recon"):
-            raise ValueError(f"score_by must be latent or recon, got {score_by!r}")
+        if score_by not in SCORES:
+            raise ValueError(f"score_by must be one of {', '.join(SCORES)}, got {score_by!r}")
         self.score_by = score_by
         self.enc = Encoder(in_shape, z_dim, channels, hidden, depth, conv)
         self.dec = decoder(in_shape, z_dim, channels, hidden, depth, conv)
         self.enc2 = Encoder(in_shape, z_dim, channels, hidden, depth, conv)
+        if score_by == "recon+latent":  # mean and sd of the recon, then the latent part
+            self.register_buffer("scale", torch.tensor([0.0, 1.0, 0.0, 1.0]))
 
     def forward(self, x: torch.Tensor):
         z = self.enc(x)
         recon = self.dec(z)
         return recon, z, self.enc2(recon)
 
-    def score(self, x: torch.Tensor) -> torch.Tensor:
+    def parts(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per item: (||x - G(x)||²/n, ||z - z'||²/n_z)."""
         recon, z, z2 = self(x)
-        return per_item((z - z2) ** 2) if self.score_by == "latent" else per_item((x - recon) ** 2)
+        return per_item((x - recon) ** 2), per_item((z - z2) ** 2)
+
+    def set_scale(self, recon: torch.Tensor, latent: torch.Tensor) -> None:
+        """"recon+latent": standardize each part by these (held-out normal) items' parts."""
+        if self.score_by == "recon+latent":
+            sd = [float(t.std()) if len(t) > 1 else 1.0 for t in (recon, latent)]
+            self.scale.copy_(torch.tensor([float(recon.mean()), max(sd[0], 1e-12),
+                                           float(latent.mean()), max(sd[1], 1e-12)]))
+
+    def score(self, x: torch.Tensor) -> torch.Tensor:
+        recon, latent = self.parts(x)
+        if self.score_by == "recon":
+            return recon
+        if self.score_by == "latent":
+            return latent
+        m_r, s_r, m_l, s_l = self.scale
+        return (recon - m_r) / s_r + (latent - m_l) / s_l
 
     def recon_error(self, x: torch.Tensor) -> torch.Tensor:
         return per_item((x - self(x)[0]).abs())
