@@ -84,7 +84,8 @@ class GanomalyNet(nn.Module):
     """GANomaly's generator: encoder G_E, decoder G_D, second encoder E. `score_by`: "latent"
     (the paper's ||z - z'||²), "recon" (||x - G(x)||²/n) or "recon+latent": the sum of both,
     each standardized by its mean and sd on held-out normal items (`set_scale`; saved in the
-    `scale` buffer, which only this score has, so runs of the other two load as before)."""
+    `scale` buffer, which only this score has, so runs of the other two load as before; until
+    set, as in a run of `ganforge train` rather than `ganforge anomaly fit`, the raw parts add)."""
 
     def __init__(self, in_shape: list[int], z_dim: int = 64, channels: int = 32, hidden: int = 128, depth: int = 2,
                  conv: bool = True, score_by: str = "latent"):
