@@ -67,7 +67,8 @@ def load(name: str):
 
 
 def scores(r: dict) -> dict:
-    return {"quality": r["quality"]["quality"], "f1": r["ml_efficacy"]["synthetic"]["f1"]}
+    m = r["ml_efficacy"]["synthetic"]
+    return {"quality": r["quality"]["quality"], "f1": m["f1"], "auroc": m["auroc"]}
 
 
 def run(args, prov: dict) -> None:
