@@ -23,7 +23,7 @@ def tabular():
 @click.argument("data")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for the fitted model.")
 @click.option("--discrete", help="Comma-separated categorical columns (default: detected).")
-@click.option("--epochs", type=int, default=100, show_default=True, help="Passes over the table.")
+@click.option("--epochs", type=int, default=200, show_default=True, help="Passes over the table.")
 @click.option("--batch-size", type=int, default=500, show_default=True, help="Rows per step (multiple of 10).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda ...")
