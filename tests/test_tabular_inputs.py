@@ -116,3 +116,22 @@ def test_evaluate_rejects_mismatched_tables(cli, tmp_path):
     table().to_csv(tmp_path / "a.csv", index=False)
     table()[["kind", "value"]].to_csv(tmp_path / "b.csv", index=False)
     fails_cleanly(cli("tabular", "evaluate", tmp_path / "a.csv", tmp_path / "b.csv"), "'size'")
+
+
+def test_ema_decay_out_of_range(cli, tmp_path):
+    table().to_csv(tmp_path / "t.csv", index=False)
+    fails_cleanly(cli("tabular", "fit", tmp_path / "t.csv", "--out", tmp_path / "run", *FIT, "--ema-decay", 1.5),
+                  "--ema-decay", "[0, 1)")
+    assert not (tmp_path / "run").exists()
+
+
+def test_samples_come_from_the_ema_of_g():
+    """Same seed, same steps: with an EMA the sampling weights are the average, not the last."""
+    import torch
+    from ganforge.tabular import TabularGAN
+    kw = dict(epochs=6, batch_size=20, hidden=16, z_dim=8, progress=False, verbose=False)
+    last = TabularGAN(ema_decay=0.0, **kw).fit(table())
+    avg = TabularGAN(ema_decay=0.99, **kw).fit(table())
+    w_last, w_avg = (dict(m.generator_.net.named_parameters()) for m in (last, avg))
+    assert w_last.keys() == w_avg.keys()
+    assert any(not torch.equal(w_last[k], w_avg[k]) for k in w_last)

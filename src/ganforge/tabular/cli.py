@@ -25,16 +25,18 @@ def tabular():
 @click.option("--discrete", help="Comma-separated categorical columns (default: detected).")
 @click.option("--epochs", type=int, default=200, show_default=True, help="Passes over the table.")
 @click.option("--batch-size", type=int, default=500, show_default=True, help="Rows per step (multiple of 10).")
+@click.option("--ema-decay", type=float, default=0.99, show_default=True,
+              help="Sample from an exponential moving average of G's weights (0 turns it off).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda ...")
 @click.option("--encoding", default="utf-8", show_default=True, help="Text encoding of the CSV.")
 @click.option("--on-problem", type=click.Choice(["warn", "stop", "fix"]), default="warn", show_default=True,
               help="What the health monitor does on a problem (as for `ganforge train`).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def fit(data, out, discrete, epochs, batch_size, seed, device, encoding, on_problem, quiet):
+def fit(data, out, discrete, epochs, batch_size, ema_decay, seed, device, encoding, on_problem, quiet):
     """Fit a synthesizer on DATA: a CSV file or a built-in table name (fair)."""
     from . import TabularGAN
-    model = TabularGAN(epochs=epochs, batch_size=batch_size, seed=seed, device=device,
+    model = TabularGAN(epochs=epochs, batch_size=batch_size, ema_decay=ema_decay, seed=seed, device=device,
                        progress=not quiet, on_problem=on_problem)
     model.fit(data, discrete_columns=_names(discrete), out=out, encoding=encoding)
     click.echo(f"fitted in {model.fit_seconds_:.0f} s -> {out}")

@@ -29,18 +29,22 @@ class TabularGAN:
     """CTGAN-class synthesizer. `epochs` counts passes of len(table) rows (the published
     method's unit); it is turned into loop steps of `batch_size` rows here. 200 passes: on
     the tuning tables (benchmarks/results/tabular_tune.md) they beat 100 on mean quality and F1
-    and stay under half of CTGAN's 300-epoch fit time."""
+    and stay under half of CTGAN's 300-epoch fit time. Samples come from an EMA of G (decay
+    0.99, warmed up from the start): on the same tables it raised quality by 0.03-0.05."""
 
     def __init__(self, epochs: int = 200, batch_size: int = 500, lr: float = 2e-4, z_dim: int = 128,
                  hidden: int = 256, depth: int = 2, pac: int = 10, n_critic: int = 1,
-                 max_modes: int = 10, seed: int = 0, device: str = "auto", progress: bool = True,
-                 verbose: bool = True, on_problem: str = "warn"):
+                 max_modes: int = 10, ema_decay: float = 0.99, seed: int = 0, device: str = "auto",
+                 progress: bool = True, verbose: bool = True, on_problem: str = "warn"):
         if epochs < 1:
             raise GanforgeError(f"--epochs must be at least 1, got {epochs}")
+        if not 0 <= ema_decay < 1:
+            raise GanforgeError(f"--ema-decay must be in [0, 1), got {ema_decay}")
         if batch_size < pac or batch_size % pac:
             raise GanforgeError(f"--batch-size must be a multiple of pac={pac}, got {batch_size}")
         self.params = dict(epochs=epochs, batch_size=batch_size, lr=lr, z_dim=z_dim, hidden=hidden,
-                           depth=depth, pac=pac, n_critic=n_critic, max_modes=max_modes, seed=seed,
+                           depth=depth, pac=pac, n_critic=n_critic, max_modes=max_modes,
+                           ema_decay=ema_decay, seed=seed,
                            device=device, on_problem=on_problem)
         self.progress, self.verbose = progress, verbose
         self.generator_: Generator | None = None
@@ -73,7 +77,7 @@ class TabularGAN:
         steps = p["epochs"] * max(1, len(df) // batch)
         cfg = TabularOptions(data=name, model="tabular", steps=steps, batch_size=batch,
                              lr_g=p["lr"], lr_d=p["lr"], betas=(0.5, 0.9), n_critic=p["n_critic"],
-                             z_dim=p["z_dim"], hidden=p["hidden"], depth=p["depth"], ema_decay=0.0,
+                             z_dim=p["z_dim"], hidden=p["hidden"], depth=p["depth"], ema_decay=p["ema_decay"],
                              seed=p["seed"], device=p["device"], log_every=max(1, min(100, steps)),
                              sample_every=steps, ckpt_every=max(500, steps // 4), on_problem=p["on_problem"],
                              out=str(out) if out else None).validate()
