@@ -54,6 +54,7 @@ def test_captions_name_class_and_attributes_and_hold_some_out():
     texts, labels = data.pair_texts(), data.labels[data.pair_image].numpy()
     assert all(NAMES[c] in t for t, c in zip(texts, labels))
     assert not any(t.startswith(("this ", "there is")) for t in texts)  # held-out templates
+    assert not any(t.startswith(("the ", "you can")) or t.endswith("by hand") for t in texts)  # validation ones
     for c in range(10):  # the held-out attribute pair of each class never appears together
         (a, la), (b, lb) = attr.heldout_pair(c, attr.SET_ATTRIBUTES["digits"])
         pair = {attr.ATTRIBUTE_WORDS[a][la > 0], attr.ATTRIBUTE_WORDS[b][lb > 0]}
@@ -65,6 +66,11 @@ def test_captions_name_class_and_attributes_and_hold_some_out():
         assert ("thick" in t.split(", ") or " thick" in t) <= (lev["thickness"][i] == 1)
     groups = {e["group"] for e in attr.evaluation_captions("digits", 5)}
     assert groups == {"seen", "heldout_template", "heldout_combo"}
+    # asking for the validation captions too leaves every other group's captions as they were
+    both = attr.evaluation_captions("digits", 5, groups=("seen", "validation_template"))
+    assert [e for e in both if e["group"] == "seen"] == attr.evaluation_captions("digits", 5, groups=("seen",))
+    val = [e["caption"] for e in both if e["group"] == "validation_template"]
+    assert len(val) == 5 and not set(attr.VALIDATION_TEMPLATES) & set(attr.SEEN_TEMPLATES + attr.HELDOUT_TEMPLATES)
 
 
 @pytest.mark.parametrize("bad,why", [("", "empty"), ("   ", "empty"), ("x" * 301, "characters long"),
@@ -146,6 +152,39 @@ def test_d_is_trained_on_real_images_with_wrong_captions():
         expected = _real_term("hinge", D(real, emb)) + _fake_term("hinge", D(real, emb.roll(1, 0)))
     assert torch.allclose(loss.detach(), expected) and "D_wrong" in stats
     assert "D_wrong" not in fam.d_step((real, emb[:1].repeat(4, 1)), {})[1]  # one caption: no wrong pairs
+
+
+def test_global_text_norm_keeps_a_new_phrasing_close():
+    # Training captions that vary in two directions only; a new phrasing moves a little along a
+    # third. Per-dimension standardising blows that move up; "global" keeps it as small as it is.
+    from ganforge.nets.text2img import TextConvGenerator
+    torch.manual_seed(0)
+    emb = torch.zeros(256, 6)
+    emb[:, :2] = torch.randn(256, 2)
+    emb[:, 2:] = 1e-3 * torch.randn(256, 4)
+    new = emb[:1].clone()
+    new[0, 2] += 0.1
+    moved = {}
+    for kind in ("dim", "global"):
+        G = TextConvGenerator(4, 6, [1, 8, 8], channels=4, cond_dim=4, text_norm=kind)
+        for _ in range(200):
+            G.normed(emb)  # training mode: running statistics
+        G.eval()
+        moved[kind] = float((G.normed(new) - G.normed(emb[:1])).norm())
+    assert moved["global"] < 0.2 < 10 < moved["dim"], moved
+
+
+def test_interpolated_captions_train_g_only_when_asked():
+    from ganforge.families import build_family
+    from ganforge.families.text2img import Text2ImgOptions
+    meta = {"name": "t", "kind": "images", "shape": [1, 8, 8], "info": {"text_dim": 6}}
+    real, emb = torch.rand(4, 1, 8, 8) * 2 - 1, torch.eye(6)[:4]
+    for w in (0.0, 1.0):
+        fam = build_family(Text2ImgOptions(model="text2img", channels=4, interp_weight=w, text_noise=0.5), meta)
+        loss, stats = fam.g_step((real, emb), {})
+        assert ("g_interp" in stats) == (w > 0) and torch.isfinite(loss)
+    with pytest.raises(GanforgeError, match="text_norm must be"):
+        build_family(Text2ImgOptions(model="text2img", text_norm="pca"), meta)
 
 
 # Offline and safe: no socket can open, the Hugging Face offline switches are on.

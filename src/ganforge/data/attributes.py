@@ -14,7 +14,9 @@ then read as binary against the class median (evaluation: chance is 50%).
 
 Each training image gets several captions, each from a seen template with a random subset of
 its mentionable attributes. Two templates and one attribute pair per class (e.g. "thin and
-wide" for eights) never appear in training captions: they are for evaluation only.
+wide" for eights) never appear in training captions: they are for evaluation only. Three more
+templates, also never trained on, are for tuning (validation), so the held-out ones stay unseen
+by any choice of setting.
 """
 from __future__ import annotations
 
@@ -34,6 +36,10 @@ NOUNS["mnist5k"] = NOUNS["digits"]
 SEEN_TEMPLATES = ("{a} {adj} {noun}", "{adj} {noun}", "a picture of {a} {adj} {noun}",
                   "{a} {noun} that is {pred}", "an image showing {a} {adj} {noun}")
 HELDOUT_TEMPLATES = ("this {noun} looks {pred}", "there is {a} {adj} {noun} in the image")
+# For tuning only (never trained on, never reported as held out): settings are chosen on these
+# so that the held-out templates above stay an honest test.
+VALIDATION_TEMPLATES = ("the {noun} here is {pred}", "you can see {a} {adj} {noun} here",
+                        "{a} {adj} {noun} drawn by hand")
 CAPTIONS_PER_IMAGE = 3
 INK = 0.25
 
@@ -133,14 +139,22 @@ def training_captions(set_name: str, labels: np.ndarray, lev: dict[str, np.ndarr
     return caps, np.asarray(owner, dtype=np.int64)
 
 
-def evaluation_captions(set_name: str, per_group: int = 200, seed: int = 1) -> list[dict]:
+GROUPS = ("seen", "heldout_template", "heldout_combo")
+
+
+def evaluation_captions(set_name: str, per_group: int = 200, seed: int = 1, groups=GROUPS) -> list[dict]:
     """Captions for evaluation, each {caption, label, asked: {attr: -1|+1}, group}: `seen`
-    (seen templates, seen combinations), `heldout_template` (the two never-trained templates)
-    and `heldout_combo` (each class's never-trained attribute pair, seen templates)."""
+    (seen templates, seen combinations), `heldout_template` (the two never-trained templates),
+    `heldout_combo` (each class's never-trained attribute pair, seen templates) and, for tuning,
+    `validation_template` (the validation templates, seen combinations). Each group's captions
+    are the same whichever `groups` are asked for."""
+    unknown = set(groups) - set(GROUPS) - {"validation_template"}
+    if unknown:
+        raise ValueError(f"unknown caption groups {sorted(unknown)}")
     attrs, nouns = SET_ATTRIBUTES[set_name], NOUNS[set_name]
     rng = np.random.default_rng(seed)
     out = []
-    for group in ("seen", "heldout_template", "heldout_combo"):
+    for group in (*GROUPS, "validation_template"):
         for _ in range(per_group):
             c = int(rng.integers(len(nouns)))
             (ha, hl), (hb, hm) = heldout_pair(c, attrs)
@@ -152,8 +166,9 @@ def evaluation_captions(set_name: str, per_group: int = 200, seed: int = 1) -> l
                     asked = {attrs[j]: int(rng.choice([-1, 1])) for j in sorted(pick)}
                     if asked.get(ha) != hl or asked.get(hb) != hm:
                         break
-            tpls = HELDOUT_TEMPLATES if group == "heldout_template" else SEEN_TEMPLATES
+            tpls = {"heldout_template": HELDOUT_TEMPLATES,
+                    "validation_template": VALIDATION_TEMPLATES}.get(group, SEEN_TEMPLATES)
             tpl = tpls[rng.integers(len(tpls))]
             out.append({"caption": phrase(tpl, nouns[c], words_for(asked, attrs)), "label": c,
                         "asked": {k: asked.get(k, 0) for k in attrs}, "group": group})
-    return out
+    return [e for e in out if e["group"] in groups]

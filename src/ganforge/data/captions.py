@@ -44,7 +44,7 @@ class CaptionedDataset(Dataset):
         """The same data with its captions embedded: batches become (images, embeddings)."""
         emb = torch.from_numpy(encoder.encode(self.captions))
         info = {**self.info, "text_encoder": encoder.key, "text_dim": int(emb.shape[1]),
-                "example_captions": self.examples()}
+                "example_captions": self.info.get("example_captions") or self.examples()}
         return dataclasses.replace(self, emb=emb, info=info)
 
     def examples(self, k: int = 8, seed: int = 0) -> list[str]:
@@ -52,6 +52,31 @@ class CaptionedDataset(Dataset):
         rng = np.random.default_rng(seed)
         pool = [self.captions[i] for i in rng.permutation(len(self.captions))[:4 * k]]
         return sorted(pool, key=lambda t: (-len(t), t))[:k]
+
+    def with_dropped_words(self, share: float, copies: int = 1, seed: int = 0) -> "CaptionedDataset":
+        """The same data plus `copies` extra pairs per pair whose caption lost each word with
+        probability `share` (one word at least is kept): the words that come and go with a
+        phrasing ("an image showing ...") stop being something G can key on."""
+        if share <= 0 or copies <= 0:
+            return self
+        rng = np.random.default_rng(seed)
+        texts, owners = [], []
+        for img, cap in zip(self.pair_image.tolist() * copies, self.pair_caption.tolist() * copies):
+            words = self.captions[cap].split()
+            keep = rng.random(len(words)) >= share
+            if not keep.any():
+                keep[rng.integers(len(words))] = True
+            texts.append(" ".join(w for w, k in zip(words, keep) if k).strip(" ,") or words[0])
+            owners.append(img)
+        index = {t: i for i, t in enumerate(self.captions)}
+        captions = self.captions + sorted({t for t in texts if t not in index})
+        index = {t: i for i, t in enumerate(captions)}
+        extra = torch.tensor([index[t] for t in texts], dtype=torch.int64)
+        info = {**self.info, "example_captions": self.examples(),
+                "word_dropout": f"+{len(texts):,} pairs with words dropped ({share:g} each)"}
+        return dataclasses.replace(self, captions=captions, info=info,
+                                   pair_image=torch.cat([self.pair_image, torch.tensor(owners, dtype=torch.int64)]),
+                                   pair_caption=torch.cat([self.pair_caption, extra]))
 
     def pair_texts(self) -> list[str]:
         return [self.captions[i] for i in self.pair_caption.tolist()]

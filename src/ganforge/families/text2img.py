@@ -21,6 +21,7 @@ from ..artifacts.noise import standing_stats
 from ..artifacts.text import TextToImage
 from ..io.errors import GanforgeError
 from ..nets import build_net
+from ..nets.text2img import TEXT_NORMS
 from .base import Family, Phase
 from .losses import d_prob
 from .options import RunOptions
@@ -37,6 +38,10 @@ class Text2ImgOptions(RunOptions):
     ema_decay: float = 0.999
     image_size: int | None = None
     text_encoder: str = "minilm"      # data/text.py ENCODERS
+    text_norm: str = "dim"            # G's view of the embedding: "dim" standardised per dimension, "global" one scale
+    text_noise: float = 0.0           # noise of this expected length on the (unit) embeddings G trains on
+    interp_weight: float = 0.0        # GAN-INT-CLS: G also fools D on midpoints of two captions' embeddings
+    word_dropout: float = 0.0         # also train on each caption with words dropped at this rate (one more pair per pair)
 
 
 def _fake_term(kind: str, logit: torch.Tensor) -> torch.Tensor:
@@ -68,6 +73,10 @@ class Text2Img(Family):
         from ..data.text import CachedEncoder, user_cache
         key = opts.get("text_encoder") or Text2ImgOptions.text_encoder
         data = load_captioned(spec, opts.get("image_size"))
+        share = opts.get("word_dropout") or 0.0
+        if not 0 <= share < 1:
+            raise GanforgeError(f"word_dropout is a share of words, from 0 up to 1; got {share}")
+        data = data.with_dropped_words(share, seed=int(opts.get("seed") or 0))
         return data.embedded(CachedEncoder(key, [user_cache(key)]))
 
     def __init__(self, cfg, meta: dict):
@@ -77,9 +86,14 @@ class Text2Img(Family):
                                 f"use a folder with captions.csv, a .jsonl or .npz with captions, or a "
                                 f"built-in captioned set such as mnist5k-captions")
         self.examples, text_dim = list(info.get("example_captions", [])), int(info["text_dim"])
+        if cfg.text_norm not in TEXT_NORMS:
+            raise GanforgeError(f"text_norm must be one of {', '.join(TEXT_NORMS)}, got {cfg.text_norm!r}")
+        if cfg.text_noise < 0 or cfg.interp_weight < 0:
+            raise GanforgeError("text_noise and interp_weight must be 0 or more")
+        g_kw = {"text_norm": cfg.text_norm} if cfg.text_norm != "dim" else {}  # older runs' specs unchanged
         self.specs = {
             "G": {"net": "text_g", "kwargs": dict(z_dim=cfg.z_dim, text_dim=text_dim, out_shape=list(shape),
-                                                  channels=cfg.channels, cond_dim=cfg.cond_dim)},
+                                                  channels=cfg.channels, cond_dim=cfg.cond_dim, **g_kw)},
             "D": {"net": "text_d", "kwargs": dict(in_shape=list(shape), text_dim=text_dim, channels=cfg.channels,
                                                   spectral=cfg.spectral_norm)},
         }
@@ -91,7 +105,7 @@ class Text2Img(Family):
     def d_step(self, batch, ctx):
         G, D, kind, m = self.nets["G"], self.nets["D"], self.cfg.loss, self.cfg.mismatch_weight
         real, emb = batch
-        c, kl = G.condition(emb)  # with its graph: the G phase reuses these fakes
+        c, kl = G.condition(self._noisy(emb))  # with its graph: the G phase reuses these fakes
         fake = G.render(torch.randn(len(real), self.cfg.z_dim, device=real.device), c)
         ctx["fake"], ctx["kl"] = fake, kl
         wrong = emb.roll(1, 0)
@@ -114,12 +128,25 @@ class Text2Img(Family):
         real, emb = batch
         fake, kl = ctx.pop("fake", None), ctx.pop("kl", None)
         if fake is None:
-            c, kl = G.condition(emb)
+            c, kl = G.condition(self._noisy(emb))
             fake = G.render(torch.randn(len(real), cfg.z_dim, device=real.device), c)
-        logit = D(fake, emb)
-        adv = F.softplus(-logit).mean() if cfg.loss == "ns" else -logit.mean()
+        adv_of = (lambda lg: F.softplus(-lg).mean()) if cfg.loss == "ns" else (lambda lg: -lg.mean())
+        adv = adv_of(D(fake, emb))
         kl = kl.float().mean()
-        return adv + cfg.kl_weight * kl, {"g_loss": adv.detach(), "kl": kl.detach()}
+        loss, stats = adv + cfg.kl_weight * kl, {"g_loss": adv.detach(), "kl": kl.detach()}
+        if cfg.interp_weight > 0:  # GAN-INT-CLS: midpoints between captions must also look right to D
+            mid = F.normalize(0.5 * (emb + emb.roll(1, 0)), dim=1)
+            c_mid, kl_mid = G.condition(self._noisy(mid))
+            adv_mid = adv_of(D(G.render(torch.randn(len(real), cfg.z_dim, device=real.device), c_mid), mid))
+            loss = loss + cfg.interp_weight * (adv_mid + cfg.kl_weight * kl_mid.float().mean())
+            stats["g_interp"] = adv_mid.detach()
+        return loss, stats
+
+    def _noisy(self, emb: torch.Tensor) -> torch.Tensor:
+        """The embedding G trains on: plus Gaussian noise of expected length --text-noise."""
+        if self.cfg.text_noise <= 0:
+            return emb
+        return emb + torch.randn_like(emb) * (self.cfg.text_noise / emb.shape[1] ** 0.5)
 
     def progress_parts(self, record: dict) -> list[str]:
         if "D_wrong" not in record:

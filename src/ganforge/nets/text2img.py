@@ -18,6 +18,9 @@ from .conv import _width, pyramid
 from .layers import apply_spectral_norm, dcgan_init
 
 
+TEXT_NORMS = ("dim", "global")
+
+
 class TextBatchNorm(nn.Module):
     """BatchNorm whose per-channel scale (1 + gain) and shift are linear in the condition c."""
 
@@ -36,13 +39,17 @@ class TextBatchNorm(nn.Module):
 
 class TextConvGenerator(nn.Module):
     def __init__(self, z_dim: int, text_dim: int, out_shape: list[int], channels: int = 32,
-                 cond_dim: int = 64):
+                 cond_dim: int = 64, text_norm: str = "dim"):
         super().__init__()
-        self.z_dim, self.text_dim, self.out_shape = z_dim, text_dim, list(out_shape)
+        if text_norm not in TEXT_NORMS:
+            raise ValueError(f"text_norm must be one of {TEXT_NORMS}, got {text_norm!r}")
+        self.z_dim, self.text_dim, self.out_shape, self.text_norm_kind = z_dim, text_dim, list(out_shape), text_norm
         c_out, size = out_shape[0], out_shape[1]
         self.base, k = pyramid(size)
-        # Sentence embeddings of one data set differ in a few directions (the words that vary);
-        # standardising them per dimension makes those differences what G sees first.
+        # Sentence embeddings of one data set differ in a few directions (the words that vary).
+        # "dim" standardises each dimension: those differences come first, but so does any
+        # direction the training captions barely move in (a new phrasing lands far out there).
+        # "global" centres them and divides by one overall scale: the embedding's geometry is kept.
         self.text_norm = nn.BatchNorm1d(text_dim, affine=False)
         self.ca = nn.Linear(text_dim, 2 * cond_dim)          # conditioning augmentation: mu, log var
         self.top = _width(channels, k)
@@ -56,11 +63,22 @@ class TextConvGenerator(nn.Module):
 
     def condition(self, emb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(c, KL(N(mu, sigma) || N(0, I)) per example); c is drawn in training, the mean in eval."""
-        mu, logvar = self.ca(self.text_norm(emb.float())).chunk(2, dim=1)
+        mu, logvar = self.ca(self.normed(emb.float())).chunk(2, dim=1)
         logvar = logvar.clamp(-10, 10)
         c = mu + torch.randn_like(mu) * (0.5 * logvar).exp() if self.training else mu
         kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(1)
         return c, kl
+
+    def normed(self, emb: torch.Tensor) -> torch.Tensor:
+        if self.text_norm_kind == "dim":
+            return self.text_norm(emb)
+        bn = self.text_norm
+        if self.training and len(emb) > 1:
+            bn(emb)  # updates the running statistics that sampling uses
+            mean, var = emb.mean(0), emb.var(0, unbiased=False)
+        else:
+            mean, var = bn.running_mean, bn.running_var
+        return (emb - mean) / (var.mean() + bn.eps).sqrt()
 
     def render(self, z: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         h = torch.relu(self.project_norm(self.project(torch.cat([z, c], 1)), c))
