@@ -174,6 +174,22 @@ def test_global_text_norm_keeps_a_new_phrasing_close():
     assert moved["global"] < 0.2 < 10 < moved["dim"], moved
 
 
+def test_word_dropout_adds_shorter_captions_of_the_same_images():
+    data = load_builtin("digits")
+    more = data.with_dropped_words(0.5, seed=0)
+    n = len(data.pair_image)
+    assert len(more.pair_image) == 2 * n and torch.equal(more.pair_image[n:], data.pair_image)
+    assert more.captions[:len(data.captions)] == data.captions and more.info["example_captions"] == data.examples()
+    shorter = 0
+    for src, new in zip(data.pair_caption.tolist(), more.pair_caption[n:].tolist()):
+        words, kept = data.captions[src].split(), more.captions[new].split()
+        it = iter(w.strip(",") for w in words)
+        assert kept and all(any(k.strip(",") == w for w in it) for k in kept)  # words kept, in order
+        shorter += len(kept) < len(words)
+    assert shorter > 0.8 * n
+    assert data.with_dropped_words(0.0) is data
+
+
 def test_interpolated_captions_train_g_only_when_asked():
     from ganforge.families import build_family
     from ganforge.families.text2img import Text2ImgOptions
