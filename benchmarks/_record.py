@@ -32,8 +32,9 @@ def commit() -> str:
     """The short commit, marked when the working tree differs from it (uncommitted code ran).
     Results files are not code: a benchmark appending its rows must not mark a later run."""
     c = _git("rev-parse", "--short", "HEAD") or "unknown"
-    dirty = _git("status", "--porcelain", "--untracked-files=no", "--", "src", "benchmarks",
-                 ":(exclude)benchmarks/results")
+    # the working tree against HEAD, whatever the index holds (a commit made through another
+    # index leaves this one stale, and `git status` would then call clean code uncommitted)
+    dirty = _git("diff", "HEAD", "--name-only", "--", "src", "benchmarks", ":(exclude)benchmarks/results")
     return c + (" + uncommitted changes" if dirty else "")
 
 
