@@ -68,8 +68,8 @@ class CaptionedDataset(Dataset):
                 keep[rng.integers(len(words))] = True
             texts.append(" ".join(w for w, k in zip(words, keep) if k).strip(" ,") or words[0])
             owners.append(img)
-        index = {t: i for i, t in enumerate(self.captions)}
-        captions = self.captions + sorted({t for t in texts if t not in index})
+        known = set(self.captions)
+        captions = self.captions + sorted({t for t in texts if t not in known})
         index = {t: i for i, t in enumerate(captions)}
         extra = torch.tensor([index[t] for t in texts], dtype=torch.int64)
         info = {**self.info, "example_captions": self.examples(),

@@ -9,10 +9,10 @@ it G) must read the words, not only judge realism. Wrong captions are the batch'
 shifted by one; a pair whose two captions are the same text is left out of that term.
 
 Captions are also trained on with words dropped (`word_dropout`, data/captions.py
-`with_dropped_words`): G then meets many phrasings of one content and stops keying on the
-template words, so captions worded in ways it never saw still steer it. Measured, with the
+`with_dropped_words`), so G meets many phrasings of one content. It helped on the validation
+templates and not on the held-out ones (benchmarks/results/text2img.md has both settings); the
 other options tried (noise on the embedding, GAN-INT-CLS midpoints, one scale for the
-embedding), in benchmarks/results/text2img_tune.md and history/.
+embedding) are in benchmarks/results/text2img_tune.md and history/.
 
 Data: a captioned set (data/captions.py). Sampling: artifacts/text.py.
 """
