@@ -236,7 +236,7 @@ def table(res: dict) -> str:
     attrs = attr.SET_ATTRIBUTES[res["data"].removesuffix("-captions")]
     head = ["method", "captions", "R-precision", "class acc", *[f"{a} acc" for a in attrs]]
     lines = [f"### {res['data']}: {res['train_images']:,} training images, {res['heldout_images']:,} held out\n",
-             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+             *([section(res)] if "provenance" in res else []), "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
     for name, row in res["methods"].items():
         for grp in res.get("groups", GROUPS):
@@ -254,6 +254,22 @@ def table(res: dict) -> str:
         lines += ["", f"Samples: `{res['grid']['png']}`, one row per caption: "
                   + "; ".join(f"\"{c}\"" for c in res["grid"]["rows"]) + "."]
     return "\n".join(lines) + "\n"
+
+
+def kept_results(path: Path, measured: list[str]) -> list[dict]:
+    """The previous file's results for the data sets this run did not measure, each with its own
+    provenance (a run on one set leaves the others' numbers in place)."""
+    if not path.exists():
+        return []
+    prev = json.loads(path.read_text())
+    return [{**r, "provenance": r.get("provenance") or prev["provenance"]}
+            for r in prev["results"] if r["data"] not in measured]
+
+
+def section(res: dict) -> str:
+    p = res["provenance"]
+    return (f"Measured {p['date']} at commit {p['commit']} on {p['machine']} (load average {p['load_average']} "
+            f"at the start; the whole run {p['seconds'] / 60:.0f} min). Re-run: `{p['command']}`\n")
 
 
 def parse_candidate(text: str) -> tuple[str, dict]:
@@ -300,13 +316,17 @@ def main() -> None:
     t0 = time.time()
     results = [run_set(d, args, work) for d in args.data]
     prov["seconds"] = round(time.time() - t0)
-    doc = {"provenance": prov, "protocol": __doc__, "results": results}
+    for r in results:
+        r["provenance"] = dict(prov)
     name = "text2img_tune" if args.tune else "text2img"
+    results = kept_results(RESULTS / f"{name}.json", args.data) + results
+    doc = {"provenance": prov, "protocol": __doc__, "results": results}
     (RESULTS / f"{name}.json").write_text(json.dumps(doc, indent=2))
+    prov["summary"] = "Each data set's section says when, at which commit and on which machine it was measured."
     body = ("R-precision: true caption ranked first among 100 by a matching model trained here on real "
             "pairs (own text encoder). Class accuracy: shipped classifier. Attribute accuracy: measured "
             "on the pixels, asked side of the class median (chance 0.5). Protocol: benchmarks/text2img.py."
-            f" Whole benchmark: {prov['seconds'] / 60:.0f} min.\n\n" + "\n".join(table(r) for r in results))
+            "\n\n" + "\n".join(table(r) for r in results))
     if args.tune:
         body = ("Tuning run: captions of the seen and the validation templates (data/attributes.py "
                 "VALIDATION_TEMPLATES); the held-out templates and combinations are not looked at. " + body)
