@@ -186,13 +186,32 @@ def fmt(v) -> str:
     return "–" if v is None else str(v) if isinstance(v, int) else f"{v:.4g}"
 
 
+PART_ORDER = ("tune", "heldout", "small")
+
+
+def heldout_goals(res: dict) -> list[str]:
+    """The goals of the held-out comparison, read from its numbers."""
+    rows, trunc = res["rows"], {t["psi"]: t for t in res["truncation"]}
+    fid_s, fid_d = (rows[k]["metrics"]["fid"]["value"] for k in ("stylegan", "dcgan"))
+    recall = rows["stylegan"]["metrics"]["recall"]["value"]
+    gain = trunc[0.5]["precision"] - trunc[1.0]["precision"]
+    mix = res["mixing"]["coarse_class"]
+    met = lambda ok: "met" if ok else "not met"  # noqa: E731
+    return ["Goals, read from the numbers above:", "",
+            f"- FID {1 - fid_s / fid_d:.0%} lower than dcgan's (goal: at least 30%): {met(fid_s <= 0.7 * fid_d)}",
+            f"- recall {recall:.3f} (goal: at least 0.6): {met(recall >= 0.6)}",
+            f"- truncation psi 0.5 raises precision by {gain:+.3f} over psi 1.0 (goal: +0.10): {met(gain >= 0.10)}",
+            f"- style mixing keeps the coarse source's class {mix:.1%} of the time (goal: 80%): {met(mix >= 0.8)}"]
+
+
 def render(records: dict) -> str:
     lines = ["Every run trains on 1 thread until its process has used the same CPU seconds (its own CPU "
              "time, so other load on the shared machine changes wall time, not the comparison). Features: "
              "ganforge's own domain CNNs (not comparable with published Inception FIDs); *floor* = real "
              "data scored the same way at the same n.", ""]
-    for part, rec in records.items():
-        lines += [f"## {part}: {rec['result'].get('data', '')}", "",
+    for (part, _), rec in records.items():
+        budget = f" ({rec['budget_s'] / 60:g} CPU minutes per run)" if part == "heldout" else ""
+        lines += [f"## {part}: {rec['result'].get('data', '')}{budget}", "",
                   f"Measured {rec['date']} at commit {rec['commit']} on {rec['machine']}; budget {rec['budget_s']} "
                   f"CPU s per run, n = {rec['n']}, load average {rec.get('load_average', rec.get('load'))}. "
                   f"Re-run: `{rec.get('command', 'python benchmarks/stylegan.py --part ' + part)}`", ""]
@@ -219,6 +238,7 @@ def render(records: dict) -> str:
                               f"over {mx['pairs']} pairs whose sources the classifier puts in different classes, "
                               f"the mix has the coarse source's class {mx['coarse_class']:.1%} of the time, the fine "
                               f"source's {mx['fine_class']:.1%}."]
+                lines += ["", *heldout_goals(res)]
         else:
             lines += ["| subset-augment | steps | final p | " + " | ".join(f"{k} vs test | floor" for k in SHOW)
                       + " | near-copy | own evaluate FID (floor) |", "|---" * (5 + 2 * len(SHOW)) + "|"]
@@ -266,7 +286,9 @@ def main():
     latest = {}
     for line in log.read_text().splitlines():
         rec = json.loads(line)
-        latest[rec["part"]] = rec
+        # held-out comparisons at different budgets (e.g. 20 and 60 CPU minutes) each keep a section
+        latest[(rec["part"], rec["budget_s"] if rec["part"] == "heldout" else None)] = rec
+    latest = dict(sorted(latest.items(), key=lambda kv: (PART_ORDER.index(kv[0][0]), kv[0][1] or 0)))
     prov = {**key, "summary": "Each part below says when, where and at which commit it was measured."}
     write_result("stylegan", "StyleGAN-lite and small-data benchmark (benchmarks/stylegan.py)", render(latest), prov,
                  path=args.results / "stylegan.md", keep_history=False)
