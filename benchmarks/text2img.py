@@ -25,7 +25,8 @@ Protocol (per data set; mnist5k-captions by default, fashion-mnist-captions with
   its class median (training-split thresholds); chance 50%. Per attribute.
 - FID / precision / recall (shipped classifier's features): images for the `seen` captions vs
   the held-out real images; floor: as many real training images vs the same held-out ones.
-Writes benchmarks/results/text2img.md (+ .json), stamped with date, commit and machine.
+Writes benchmarks/results/text2img.md (+ .json), stamped with date, commit and machine; a run on
+one data set keeps the other sets' sections. `--table` re-renders the .md from the .json.
 """
 from __future__ import annotations
 
@@ -250,10 +251,33 @@ def table(res: dict) -> str:
         d = row["distribution"]
         t = f"{row['steps']} steps, {row['train_seconds']:.0f} s" if "steps" in row else "-"
         lines.append(f"| {name} | {d['fid']:.2f} | {d['precision']:.3f} | {d['recall']:.3f} | {t} |")
+    if "text2img" in res["methods"] and "real (retrieval)" in res["methods"] and "heldout_template" in res["groups"]:
+        lines += ["", *goals(res)]
     if "grid" in res:
         lines += ["", f"Samples: `{res['grid']['png']}`, one row per caption: "
                   + "; ".join(f"\"{c}\"" for c in res["grid"]["rows"]) + "."]
     return "\n".join(lines) + "\n"
+
+
+def goals(res: dict) -> list[str]:
+    """The text-to-image goals, read from one data set's numbers (text2img at its defaults)."""
+    gen, real = (res["methods"][m]["groups"] for m in ("text2img", "real (retrieval)"))
+    attrs = attr.SET_ATTRIBUTES[res["data"].removesuffix("-captions")]
+    met = lambda ok: "met" if ok else "not met"  # noqa: E731
+    out = ["Goals, read from the text2img rows (real-image rows beside them):", ""]
+    for grp in res["groups"]:
+        ratio = gen[grp]["r_precision"] / max(real[grp]["r_precision"], 1e-9)
+        out.append(f"- R-precision on {grp} captions {ratio:.2f}x the real images' (goal: at least 0.6x): {met(ratio >= 0.6)}")
+    out.append(f"- class accuracy on seen captions {gen['seen']['class_acc']:.3f} (goal: at least 0.85): "
+               f"{met(gen['seen']['class_acc'] >= 0.85)}")
+    for a in attrs:
+        v = gen["seen"][a]
+        out.append(f"- {a} accuracy on seen captions {v:.3f} (goal: at least 0.75): {met(v >= 0.75)}")
+    for grp in ("heldout_template", "heldout_combo"):
+        gap, real_gap = (100 * (g["seen"]["r_precision"] - g[grp]["r_precision"]) for g in (gen, real))
+        out.append(f"- R-precision, seen minus {grp}: {gap:+.1f} points (goal: at most 5; real images: "
+                   f"{real_gap:+.1f}): {met(gap <= 5)}")
+    return out
 
 
 def kept_results(path: Path, measured: list[str]) -> list[dict]:
@@ -302,12 +326,15 @@ def main() -> None:
                         f"unless --methods is given; writes text2img_tune.md")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--work", default=None, help="folder for the runs (default: a new dated one under runs/)")
+    p.add_argument("--table", action="store_true", help="only re-render text2img.md from text2img.json")
     given_methods = any(a == "--methods" or a.startswith("--methods=") for a in sys.argv[1:])
     args = p.parse_args()
     args.candidate = dict(parse_candidate(c) for c in args.candidate)
     args.groups = TUNE_GROUPS if args.tune else GROUPS
     if args.tune and not given_methods:
         args.methods = []
+    if args.table:
+        return write_markdown(json.loads((RESULTS / "text2img.json").read_text()), tune=False, keep_history=False)
     torch.set_num_threads(args.threads)
     work = Path(args.work or f"runs/bench-text2img-{time.strftime('%Y%m%d-%H%M%S')}")
     if work.exists() and any(work.iterdir()):
@@ -322,16 +349,21 @@ def main() -> None:
     results = kept_results(RESULTS / f"{name}.json", args.data) + results
     doc = {"provenance": prov, "protocol": __doc__, "results": results}
     (RESULTS / f"{name}.json").write_text(json.dumps(doc, indent=2))
+    write_markdown(doc, args.tune)
+
+
+def write_markdown(doc: dict, tune: bool, keep_history: bool = True) -> None:
+    prov, results, name = dict(doc["provenance"]), doc["results"], "text2img_tune" if tune else "text2img"
     prov["summary"] = "Each data set's section says when, at which commit and on which machine it was measured."
     body = ("R-precision: true caption ranked first among 100 by a matching model trained here on real "
             "pairs (own text encoder). Class accuracy: shipped classifier. Attribute accuracy: measured "
             "on the pixels, asked side of the class median (chance 0.5). Protocol: benchmarks/text2img.py."
             "\n\n" + "\n".join(table(r) for r in results))
-    if args.tune:
+    if tune:
         body = ("Tuning run: captions of the seen and the validation templates (data/attributes.py "
                 "VALIDATION_TEMPLATES); the held-out templates and combinations are not looked at. " + body)
-    write_result(name, "Text to image" + (" tuning" if args.tune else "") + ": R-precision, class and attribute accuracy",
-                 body, prov)
+    write_result(name, "Text to image" + (" tuning" if tune else "") + ": R-precision, class and attribute accuracy",
+                 body, prov, keep_history=keep_history)
 
 
 if __name__ == "__main__":
