@@ -4,7 +4,7 @@ Each fit (`ganforge.anomaly.fit`, method ganomaly, the given options) is scored 
 split (benchmarks/anomaly.py's splits and protocols) by: recon ||x - G(x)||²; latent
 ||z - z'||²; dfeat, the residual of the critic's features (the critic of the chosen step);
 maha, the Mahalanobis distance of z = E(x) (mean and covariance of up to 4,000 training
-items); sums of these parts, each standardized by its mean and sd on the held-out threshold
+items); knn, the mean distance of z to its 5 nearest training codes; sums of these parts, each standardized by its mean and sd on the held-out threshold
 half of the normal items (recon+latent, recon+maha, recon+dfeat, all3 = recon+dfeat+latent);
 and avg3, the standardized recon averaged over the three checkpoints with the lowest
 validation error. Normal data only ever standardizes or chooses; anomalies never do.
@@ -70,6 +70,18 @@ def maha(z_train: np.ndarray, z: np.ndarray) -> np.ndarray:
     return np.einsum("ij,jk,ik->i", d, inv, d)
 
 
+def knn(z_train: np.ndarray, z: np.ndarray, k: int = 5, bs: int = 1024) -> np.ndarray:
+    """Mean distance of each z to its k nearest training codes (codes scaled by the training sd):
+    unlike `maha`, it does not assume the normal codes form one blob (several normal classes)."""
+    sd = z_train.std(0) + 1e-8
+    ref = torch.from_numpy(z_train / sd)
+    out = []
+    for i in range(0, len(z), bs):
+        d = torch.cdist(torch.from_numpy(z[i:i + bs] / sd), ref)
+        out.append(d.topk(k, largest=False).values.mean(1))
+    return torch.cat(out).numpy()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--set", default="mnist5k", choices=["digits", "mnist5k", "fashion-mnist"])
@@ -97,13 +109,15 @@ def main() -> None:
         D = next(s[3] for s in snaps.snaps if s[1] == run.doc["chosen_step"])
         P, C, T = parts(G, D, xte), parts(G, D, x_cal), parts(G, D, train.x[:4000])
         P["maha"], C["maha"] = maha(T["z"], P["z"]), maha(T["z"], C["z"])
+        P["knn"], C["knn"] = knn(T["z"], P["z"]), knn(T["z"], C["z"])
 
         def std(k, p=P, q=C):
             return (p[k] - q[k].mean()) / q[k].std()
-        S = {k: P[k] for k in ("recon", "latent", "dfeat", "maha")}
+        S = {k: P[k] for k in ("recon", "latent", "dfeat", "maha", "knn")}
         S.update({"recon+latent": std("recon") + std("latent"), "recon+maha": std("recon") + std("maha"),
                   "recon+dfeat": std("recon") + std("dfeat"),
-                  "all3": std("recon") + std("dfeat") + std("latent")})
+                  "all3": std("recon") + std("dfeat") + std("latent"), "recon+knn": std("recon") + std("knn"),
+                  "recon+latent+knn": std("recon") + std("latent") + std("knn")})
         S["avg3"] = sum(std("recon", parts(g, None, xte), parts(g, None, x_cal))
                         for _, _, g, _ in sorted(snaps.snaps, key=lambda s: s[0])[:3])
         row = {**prov, "set": a.set, "protocol": a.protocol, "class": c, "class_name": names[c], "seed": a.seed,
