@@ -8,7 +8,7 @@
 - heldout (fashion-mnist, never tuned on): dcgan vs that stylegan at the same CPU time; for
   stylegan also truncation (psi 1 / 0.7 / 0.5: precision and recall) and style mixing (how
   often the extractor's classifier gives a mix the class of its coarse-style source).
-- small (fashion-mnist subsets of 300 and 2,000 training images): dcgan with --augment off,
+- small (fashion-mnist subsets, --sizes 100 1000 6000, --seeds, --model dcgan): --augment off,
   diffaug and ada at the same CPU time, scored against the full 10k test split (FID/KID/P/R,
   floor = as many real training images outside the subset), the near-copy share against the
   subset (reference: the test split), and the leak statistics (metrics/leak.py). Also
@@ -166,20 +166,65 @@ def against_test(run_dir: str, outside: torch.Tensor, train_x: torch.Tensor, n: 
 
 
 def part_small(args) -> dict:
+    """Each subset size x augment arm x seed: one run at the same CPU budget. The subset, the
+    training and the generated sample all follow the seed."""
     rows = {}
-    for size, arms in ((300, ("off", "diffaug", "ada")), (2000, ("off", "ada"))):
-        path, outside = subset(size, 0, args.runs / "subsets")
-        train_x = load_dataset(str(path)).x
-        for arm in arms:
-            run = train(str(path), args.runs / f"small{size}-{arm}", args.budget, model="dcgan", augment=arm)
-            torch.set_num_threads(EVAL_THREADS)
-            doc = evaluate(run["run"], n=args.n, extractor="fashion-cnn")
-            run.update(own_evaluate=metrics_of(doc), test=against_test(run["run"], outside, train_x, args.n),
-                       aug_p=ganforge.Run(run["run"]).log[-1].get("aug_p"))
-            rows[f"{size}-{arm}"] = run
-            print(f"small {size} {arm}: FID vs test {run['test']['metrics']['fid']['value']:.2f} "
-                  f"near-copy {run['test']['near_copy']:.3f}", flush=True)
-    return {"data": "fashion-mnist subsets (seed 0)", "rows": rows}
+    for seed in args.seeds:
+        for size in args.sizes:
+            path, outside = subset(size, seed, args.runs / "subsets")
+            train_x = load_dataset(str(path)).x
+            for arm in args.arms:
+                run = train(str(path), args.runs / f"small{size}-{arm}-{args.model}-s{seed}", args.budget,
+                            model=args.model, augment=arm, seed=seed)
+                torch.set_num_threads(EVAL_THREADS)
+                doc = evaluate(run["run"], n=args.n, extractor="fashion-cnn")
+                run.update(size=size, arm=arm, seed=seed, own_evaluate=metrics_of(doc),
+                           test=against_test(run["run"], outside, train_x, args.n),
+                           aug_p=ganforge.Run(run["run"]).log[-1].get("aug_p"))
+                rows[f"{size}-{arm}-s{seed}"] = run
+                print(f"small {size} {arm} seed {seed}: FID vs test {run['test']['metrics']['fid']['value']:.2f} "
+                      f"near-copy {run['test']['near_copy']:.3f}", flush=True)
+    return {"data": f"fashion-mnist subsets, {args.model}", "model": args.model, "rows": rows}
+
+
+SMALL_GOALS = {100: 0.35, 1000: 0.35, 6000: 0.15}  # FID reduction asked of augmentation, by subset size
+
+
+def small_summary(rows: dict) -> list[str]:
+    """Mean FID vs test per subset size and arm over the seeds measured, the reduction against
+    --augment off on the same seeds, and the goals."""
+    by = {}
+    for r in rows.values():
+        by.setdefault((r["size"], r["arm"]), {})[r["seed"]] = r
+    sizes = sorted({s for s, _ in by})
+    lines = ["| subset | augment | seeds | FID vs test, mean (sd) | vs off | recall | coverage | near-copy | "
+             "blank-block share (real) |", "|---" * 9 + "|"]
+    goals = ["Goals (FID reduction of the better augment arm against off, on the same seeds):", ""]
+    for size in sizes:
+        off = by.get((size, "off"), {})
+        best = None
+        for arm in ("off", "diffaug", "ada"):
+            runs = by.get((size, arm))
+            if not runs:
+                continue
+            fid = np.array([r["test"]["metrics"]["fid"]["value"] for r in runs.values()])
+            same = [s for s in runs if s in off]
+            gain = (1 - np.mean([runs[s]["test"]["metrics"]["fid"]["value"] for s in same])
+                    / np.mean([off[s]["test"]["metrics"]["fid"]["value"] for s in same])) if same and arm != "off" else None
+            mean = lambda k: np.mean([r["test"]["metrics"][k]["value"] for r in runs.values()])  # noqa: E731
+            blank = [x for r in runs.values() for x in r["test"]["leak"] if "blank" in x["label"]]
+            leak = (f"{np.mean([x['generated'] for x in blank]):.4f} ({np.mean([x['real'] for x in blank]):.4f})"
+                    if blank else "–")
+            lines.append(f"| {size:,} | {arm} | {','.join(map(str, sorted(runs)))} | {fid.mean():.1f} ({fid.std():.1f}) | "
+                         f"{'–' if gain is None else f'{-gain:+.0%}'} | {mean('recall'):.3f} | {mean('coverage'):.3f} | "
+                         f"{np.mean([r['test']['near_copy'] for r in runs.values()]):.2%} | {leak} |")
+            if gain is not None and (best is None or gain > best[1]):
+                best = (arm, gain, len(same))
+        if size in SMALL_GOALS and best:
+            ok = best[1] >= SMALL_GOALS[size]
+            goals.append(f"- {size:,} images: {best[0]} lowers FID by {best[1]:.0%} over {best[2]} seed(s) "
+                         f"(goal: at least {SMALL_GOALS[size]:.0%}): {'met' if ok else 'not met'}")
+    return lines + [""] + (goals if len(goals) > 2 else [])
 
 
 def fmt(v) -> str:
@@ -209,8 +254,8 @@ def render(records: dict) -> str:
              "time, so other load on the shared machine changes wall time, not the comparison). Features: "
              "ganforge's own domain CNNs (not comparable with published Inception FIDs); *floor* = real "
              "data scored the same way at the same n.", ""]
-    for (part, _), rec in records.items():
-        budget = f" ({rec['budget_s'] / 60:g} CPU minutes per run)" if part == "heldout" else ""
+    for (part, *_), rec in records.items():
+        budget = f" ({rec['budget_s'] / 60:g} CPU minutes per run)" if part in ("heldout", "small") else ""
         lines += [f"## {part}: {rec['result'].get('data', '')}{budget}", "",
                   f"Measured {rec['date']} at commit {rec['commit']} on {rec['machine']}; budget {rec['budget_s']} "
                   f"CPU s per run, n = {rec['n']}, load average {rec.get('load_average', rec.get('load'))}. "
@@ -240,6 +285,8 @@ def render(records: dict) -> str:
                               f"source's {mx['fine_class']:.1%}."]
                 lines += ["", *heldout_goals(res)]
         else:
+            if all("seed" in r for r in res["rows"].values()):
+                lines += [*small_summary(res["rows"]), "", "Every run:", ""]
             lines += ["| subset-augment | steps | final p | " + " | ".join(f"{k} vs test | floor" for k in SHOW)
                       + " | near-copy | own evaluate FID (floor) |", "|---" * (5 + 2 * len(SHOW)) + "|"]
             for name, r in res["rows"].items():
@@ -267,6 +314,10 @@ def main():
     ap.add_argument("-n", type=int, default=2000, help="generated = real samples per metric")
     ap.add_argument("--runs", type=Path, default=ROOT / "runs" / "bench-stylegan")
     ap.add_argument("--results", type=Path, default=RESULTS, help="folder for stylegan.jsonl and stylegan.md")
+    ap.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 6000], help="small part: subset sizes")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0], help="small part: seeds (subset and training)")
+    ap.add_argument("--arms", nargs="+", default=["off", "diffaug", "ada"], help="small part: --augment values")
+    ap.add_argument("--model", default="dcgan", help="small part: the family trained on the subsets")
     args = ap.parse_args()
     log = args.results / "stylegan.jsonl"
     key = {**provenance(), "budget_s": args.budget, "n": args.n}
@@ -286,9 +337,19 @@ def main():
     latest = {}
     for line in log.read_text().splitlines():
         rec = json.loads(line)
-        # held-out comparisons at different budgets (e.g. 20 and 60 CPU minutes) each keep a section
+        # held-out comparisons at different budgets (e.g. 20 and 60 CPU minutes) each keep a section;
+        # small-data records at one budget and model merge, so seeds can run as separate processes
+        if rec["part"] == "small":
+            key_ = ("small", rec["budget_s"], rec["result"].get("model", "dcgan"))
+            if key_ in latest and all("seed" in r for r in rec["result"]["rows"].values()):
+                merged = {**latest[key_]["result"]["rows"], **rec["result"]["rows"]}
+                cmds = [c for c in (latest[key_].get("command"), rec.get("command")) if c]
+                rec = {**rec, "result": {**rec["result"], "rows": merged},
+                       "command": " and ".join(dict.fromkeys(" and ".join(cmds).split(" and ")))}
+            latest[key_] = rec
+            continue
         latest[(rec["part"], rec["budget_s"] if rec["part"] == "heldout" else None)] = rec
-    latest = dict(sorted(latest.items(), key=lambda kv: (PART_ORDER.index(kv[0][0]), kv[0][1] or 0)))
+    latest = dict(sorted(latest.items(), key=lambda kv: (PART_ORDER.index(kv[0][0]), kv[0][1] or 0, kv[0][2:])))
     prov = {**key, "summary": "Each part below says when, where and at which commit it was measured."}
     write_result("stylegan", "StyleGAN-lite and small-data benchmark (benchmarks/stylegan.py)", render(latest), prov,
                  path=args.results / "stylegan.md", keep_history=False)
