@@ -37,6 +37,15 @@ def test_a_users_set_gets_the_recipe_of_a_builtin_set_like_it(tmp_path):
     assert a["loss"] == "hinge" and a["spectral_norm"]
 
 
+def test_conditional_steps_follow_the_cost_of_a_step():
+    # 3,000 steps where a step costs no more than mnist5k's; 1,500 where it costs more (8 px at 64
+    # channels, 40 px and up), so a default run stays within its time budget
+    from ganforge.families.gan import image_defaults
+    steps = {size: image_defaults({"shape": [1, size, size], "count": 4000}, True)["steps"] for size in (8, 20, 28, 40, 100)}
+    assert steps == {8: 1500, 20: 3000, 28: 3000, 40: 1500, 100: 1500}
+    assert image_defaults({"shape": [1, 28, 28], "count": 4000}, False)["steps"] == 3000  # dcgan: by count
+
+
 def test_labelled_images_train_conditionally_and_say_so(tmp_path, capsys):
     np.savez(tmp_path / "lab.npz", images=_blobs(16, 12, 1), labels=np.arange(16) % 2)
     run = ganforge.train(str(tmp_path / "lab.npz"), out=tmp_path / "c", **TINY)
