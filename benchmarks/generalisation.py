@@ -243,6 +243,7 @@ def run_one(name: str, seed: int, out: Path, judge_cache: dict) -> dict:
             "class_recall_min": _r(min(recalls)) if recalls else None,
             "class_recall_floor_min": _r(min(r["recall_floor"] for r in pc if r.get("recall_floor") is not None))
             if recalls else None,
+            "near_copy": _r(doc["memorisation"]["near_copy_share"]),
             "findings": findings}
 
 
@@ -279,12 +280,15 @@ def render(rows: list[dict]) -> str:
              "the real images; *real* = its accuracy on the other 20%) and ganforge's own reader "
              "(`ganforge evaluate`'s extractor; *real* = its held-out accuracy). FID, precision, recall, "
              "coverage: `ganforge evaluate` in ganforge's features (shipped CNN for built-in sets, else a "
-             "CNN trained on the run's data), floor = real half B vs real half A at the same n.",
+             "CNN trained on the run's data), floor = real half B vs real half A at the same n. Near copies: the "
+             "share of generated images closer to a training image than 99% of reference real images are "
+             "(`ganforge evaluate`'s memorisation check; about 1% for a generator that does not copy; – where "
+             "the row predates the column).",
              "",
              "| set | tuned on | seed | family | shape | n | steps | wall s | load | label acc (weaker) | "
              "judge: gen / real | own: gen / real | FID (floor) | precision (floor) | recall (floor) | "
-             "coverage (floor) | worst class recall (floor) | monitor findings |",
-             "|" + "---|" * 18]
+             "coverage (floor) | worst class recall (floor) | near copies | monitor findings |",
+             "|" + "---|" * 19]
     for r in rows:
         own = r["own_acc"]
         weaker = min(v for v in (r["judge_acc"], own) if v is not None)
@@ -296,7 +300,7 @@ def render(rows: list[dict]) -> str:
             f"{_pct(own)} / {_pct(r['own_real_acc'])} | {r['fid']:.3g} ({r['fid_floor']:.2g}) | "
             f"{r['precision']:.2f} ({r['precision_floor']:.2f}) | {r['recall']:.2f} ({r['recall_floor']:.2f}) | "
             f"{r['coverage']:.2f} ({r['coverage_floor']:.2f}) | {_num(r['class_recall_min'])} "
-            f"({_num(r['class_recall_floor_min'])}) | {', '.join(r['findings']) or 'none'} |")
+            f"({_num(r['class_recall_floor_min'])}) | {_pct(r.get('near_copy'))} | {', '.join(r['findings']) or 'none'} |")
     lines += ["", "Options each run got from its data (defaults, no flags):", ""]
     seen = set()
     for r in rows:
