@@ -257,7 +257,8 @@ def render(records: dict) -> str:
     for (part, *_), rec in records.items():
         budget = f" ({rec['budget_s'] / 60:g} CPU minutes per run)" if part in ("heldout", "small") else ""
         lines += [f"## {part}: {rec['result'].get('data', '')}{budget}", "",
-                  f"Measured {rec['date']} at commit {rec['commit']} on {rec['machine']}; budget {rec['budget_s']} "
+                  f"Measured {'; '.join(rec.get('measured') or [rec['date'] + ' at commit ' + rec['commit']])} "
+                  f"on {rec['machine']}; budget {rec['budget_s']} "
                   f"CPU s per run, n = {rec['n']}, load average {rec.get('load_average', rec.get('load'))}. "
                   f"Re-run: `{rec.get('command', 'python benchmarks/stylegan.py --part ' + part)}`", ""]
         res = rec["result"]
@@ -318,10 +319,11 @@ def main():
     ap.add_argument("--seeds", type=int, nargs="+", default=[0], help="small part: seeds (subset and training)")
     ap.add_argument("--arms", nargs="+", default=["off", "diffaug", "ada"], help="small part: --augment values")
     ap.add_argument("--model", default="dcgan", help="small part: the family trained on the subsets")
+    ap.add_argument("--table", action="store_true", help="only re-render stylegan.md from stylegan.jsonl")
     args = ap.parse_args()
     log = args.results / "stylegan.jsonl"
     key = {**provenance(), "budget_s": args.budget, "n": args.n}
-    parts = ("tune", "heldout", "small") if args.part == "all" else (args.part,)
+    parts = () if args.table else ("tune", "heldout", "small") if args.part == "all" else (args.part,)
     for part in parts:
         if part == "tune":
             res = part_tune(args)
@@ -344,7 +346,9 @@ def main():
             if key_ in latest and all("seed" in r for r in rec["result"]["rows"].values()):
                 merged = {**latest[key_]["result"]["rows"], **rec["result"]["rows"]}
                 cmds = [c for c in (latest[key_].get("command"), rec.get("command")) if c]
-                rec = {**rec, "result": {**rec["result"], "rows": merged},
+                when = [*latest[key_].get("measured", [f"{latest[key_]['date']} at commit {latest[key_]['commit']}"]),
+                        f"{rec['date']} at commit {rec['commit']}"]
+                rec = {**rec, "result": {**rec["result"], "rows": merged}, "measured": list(dict.fromkeys(when)),
                        "command": " and ".join(dict.fromkeys(" and ".join(cmds).split(" and ")))}
             latest[key_] = rec
             continue
