@@ -344,12 +344,13 @@ def main():
         if rec["part"] == "small":
             key_ = ("small", rec["budget_s"], rec["result"].get("model", "dcgan"))
             if key_ in latest and all("seed" in r for r in rec["result"]["rows"].values()):
-                merged = {**latest[key_]["result"]["rows"], **rec["result"]["rows"]}
-                cmds = [c for c in (latest[key_].get("command"), rec.get("command")) if c]
-                when = [*latest[key_].get("measured", [f"{latest[key_]['date']} at commit {latest[key_]['commit']}"]),
+                prev = latest[key_]
+                merged = {**prev["result"]["rows"], **rec["result"]["rows"]}
+                when = [*prev.get("measured", [f"{prev['date']} at commit {prev['commit']}"]),
                         f"{rec['date']} at commit {rec['commit']}"]
+                commands = [*prev.get("commands", [prev["command"]]), rec["command"]]
                 rec = {**rec, "result": {**rec["result"], "rows": merged}, "measured": list(dict.fromkeys(when)),
-                       "command": " and ".join(dict.fromkeys(" and ".join(cmds).split(" and ")))}
+                       "commands": list(dict.fromkeys(commands)), "command": " and ".join(dict.fromkeys(commands))}
             latest[key_] = rec
             continue
         latest[(rec["part"], rec["budget_s"] if rec["part"] == "heldout" else None)] = rec
