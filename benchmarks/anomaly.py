@@ -111,11 +111,19 @@ def baseline_scores(name: str, xtr: np.ndarray, xte: np.ndarray, seed: int) -> n
     raise ValueError(name)
 
 
-def gan_scores(name: str, set_name: str, x_normal, xte, seed: int, extra: dict, tmp: Path) -> tuple[np.ndarray, dict]:
-    """Fit on the normal items (a tensor of images, or a DataFrame: the table path), score xte."""
+def gan_scores(name: str, set_name: str, x_normal, xte, seed: int, extra: dict, tmp: Path,
+               labelled=None) -> tuple[np.ndarray, dict]:
+    """Fit on the normal items (a tensor of images, or a DataFrame: the table path), score xte.
+    Images come as a user's labelled set would, `labelled` = (images, labels, names, normal
+    classes): fit keeps the normal classes itself and sees how many there are."""
     settings = {**METHODS[name], **extra}
     table = set_name in TABLES
-    data = x_normal if table else Dataset(set_name, "images", x_normal.contiguous())
+    if table:
+        data = x_normal
+    else:
+        x, y, names, normal = labelled
+        data = Dataset(set_name, "images", x, y, list(names))
+        settings = {**settings, "normal_class": [str(c) for c in normal]}
     run = ganforge.anomaly.fit(data, tmp / f"{name}-{time.time_ns()}", seed=seed, progress=False, **settings)
     s = ganforge.anomaly.score(run.path, xte)["score"].to_numpy() if table else run.detector().scores(xte)
     return s, {"chosen_step": run.doc["chosen_step"], "settings": settings}
@@ -163,7 +171,9 @@ def run(args) -> None:
                             info = {"fit_items": min(len(ftr), FIT_CAP) if m in ("ocsvm", "autoencoder")
                                     else len(ftr)}
                         else:
-                            s, info = gan_scores(m, set_name, normal, xte, seed, extra.get(m, {}), Path(tmp))
+                            classes = [c] if args.protocol == "P1" else [k for k in range(len(names)) if k != c]
+                            s, info = gan_scores(m, set_name, normal, xte, seed, extra.get(m, {}), Path(tmp),
+                                                 None if set_name in TABLES else (xtr, ytr, names, classes))
                         r = {**prov, "set": set_name, "protocol": args.protocol, "class": c, "class_name": names[c],
                              "seed": seed, "method": m, "auroc": round(float(roc_auc_score(anomalous, s)), 4),
                              "wall_s": round(time.time() - t0, 1), "cpu_s": round(time.process_time() - c0, 1),

@@ -217,3 +217,26 @@ def test_the_recon_plus_latent_score_is_standardized_on_the_held_out_normal_item
     for score_by in ("recon", "latent"):
         assert "scale" not in build_net({"net": "ganomaly", "kwargs": {**det.info["net"]["kwargs"],
                                                                         "score_by": score_by}}).state_dict()
+
+
+def test_several_normal_classes_add_a_knn_part_kept_with_the_detector(tmp_path):
+    """Normal data of several classes scores recon+latent+knn: the codes of up to 4,000 training
+    items are saved with the detector (a fresh load holds them), each of the three parts is
+    standardized on the checkpoint-choice items, and one normal class keeps recon+latent."""
+    run = ganforge.anomaly.fit("digits", tmp_path / "two", method="ganomaly", normal_class=[0, 1], progress=False,
+                               **TINY)
+    det = ganforge.load(run.path)
+    assert det.net.score_by == "recon+latent+knn" and "nearest codes" in run.doc["score"]
+    train, x_choose, _ = split_normal(select_classes(read_data("digits"), [0, 1]), seed=0)
+    assert det.net.bank.shape == (len(train.x), 4) and det.info["net"]["kwargs"]["bank_size"] == len(train.x)
+    with torch.no_grad():  # the bank holds the training items' codes
+        assert torch.allclose(det.net.bank, det.net.eval().enc(train.x), atol=1e-5)
+    s = det.scores(x_choose)
+    assert abs(s.mean()) < 1e-4 and 0.0 < s.std() <= 3.0 + 1e-4
+    assert det.net.scale.shape == (6,) and det.net.scale[5] > 0
+    # a training item is its own nearest code: its kNN part is smaller than a held-out item's
+    with torch.no_grad():
+        assert det.net.knn_distance(det.net.bank[:50]).mean() < det.net.knn_distance(det.net.enc(x_choose)).mean()
+    one = ganforge.anomaly.fit("digits", tmp_path / "one", method="ganomaly", normal_class=0, progress=False, **TINY)
+    assert ganforge.load(one.path).net.score_by == "recon+latent"
+    assert "bank" not in dict(ganforge.load(one.path).net.named_buffers())

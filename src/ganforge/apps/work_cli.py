@@ -33,8 +33,10 @@ def anomaly():
 @click.option("--hidden", type=int, help="Width of MLP layers.")
 @click.option("--n-critic", type=int, help="f-AnoGAN: critic updates per generator update.")
 @click.option("--kappa", type=float, help="f-AnoGAN: weight of the discriminator-feature residual in the score.")
-@click.option("--anomaly-score", type=click.Choice(["latent", "recon", "recon+latent"]),
-              help="GANomaly: latent distance (the paper's), reconstruction error, or both standardized.")
+@click.option("--anomaly-score", type=click.Choice(["latent", "recon", "recon+latent", "recon+latent+knn"]),
+              help="GANomaly: latent distance (the paper's), reconstruction error, both standardized, or both "
+                   "plus the kNN distance of the code to training codes (default for images: recon+latent; "
+                   "recon+latent+knn where the normal data spans several classes).")
 @click.option("--image-size", type=int, help="Resize images to this square size.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", help="auto, cpu, cuda, cuda:1 ...")

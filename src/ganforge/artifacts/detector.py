@@ -51,18 +51,28 @@ class Detector:
         return torch.cat(out).numpy() if out else np.zeros(0)
 
     @torch.no_grad()
-    def standardize_on(self, x: torch.Tensor, batch_size: int = 256) -> None:
-        """A score that sums standardized parts (GANomaly "recon+latent") takes each part's mean
-        and sd from `x`, held-out normal items; other scores are left as they are."""
+    def standardize_on(self, x: torch.Tensor, train: torch.Tensor | None = None, batch_size: int = 256,
+                       bank_size: int = 4000, seed: int = 0) -> None:
+        """A score that sums standardized parts (GANomaly "recon+latent[+knn]") takes each part's
+        mean and sd from `x`, held-out normal items; "knn" first keeps the codes of a seeded
+        `bank_size` of the `train` items as its bank. Other scores are left as they are."""
         if not hasattr(self.net, "set_scale"):
             return
         was = self.net.training
         self.net.eval()
         try:
+            if hasattr(self.net, "set_bank") and train is not None and len(train):
+                keep = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))[:bank_size]
+                items = train[keep.sort().values]
+                self.net.set_bank(torch.cat([self.net.enc(items[i:i + batch_size].to(self.device).float())
+                                             for i in range(0, len(items), batch_size)]))
+                if "bank" in dict(self.net.named_buffers()):  # the saved spec builds a bank of this size
+                    kw = {**self.info["net"]["kwargs"], "bank_size": len(self.net.bank)}
+                    self.info = {**self.info, "net": {**self.info["net"], "kwargs": kw}}
             parts = [self.net.parts(x[i:i + batch_size].to(self.device).float()) for i in range(0, len(x), batch_size)]
         finally:
             self.net.train(was)
-        self.net.set_scale(*(torch.cat([p[k] for p in parts]).double().cpu() for k in (0, 1)))
+        self.net.set_scale(*(torch.cat([p[k] for p in parts]).double().cpu() for k in range(len(parts[0]))))
 
     @torch.no_grad()
     def recon_error(self, x: torch.Tensor, batch_size: int = 256) -> float:

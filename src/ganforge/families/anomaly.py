@@ -44,7 +44,7 @@ class GanomalyOptions(AnomalyOptions):
     w_adv: float = 1.0                # feature matching on D's features (the paper's weights)
     w_con: float = 50.0               # L1 reconstruction
     w_enc: float = 1.0                # latent consistency ||z - z'||²
-    anomaly_score: str = "latent"     # latent: ||z - z'||² (the paper's); recon: ||x - G(x)||²; recon+latent: both, standardized
+    anomaly_score: str = "latent"     # latent: ||z - z'||² (the paper's); recon: ||x - G(x)||²; recon+latent: both, standardized; +knn: and the kNN distance of z to training codes
 
 
 @dataclass
@@ -123,12 +123,16 @@ SCORE_TEXT = {
     "recon": "reconstruction error ||x - G(E(x))||²/n per item (GANomaly's G as an autoencoder)",
     "recon+latent": "reconstruction error ||x - G(E(x))||²/n + latent distance ||E(x) - E'(G(E(x)))||²/n_z per "
                     "item, each standardized by its mean and sd on the held-out normal items that chose the checkpoint",
+    "recon+latent+knn": "reconstruction error ||x - G(E(x))||²/n + latent distance ||E(x) - E'(G(E(x)))||²/n_z + "
+                        "mean distance of E(x) to its 5 nearest codes of training items (axes scaled by the codes' "
+                        "sd) per item, each standardized by its mean and sd on the held-out normal items that chose "
+                        "the checkpoint",
 }
 
 
 class GANomaly(AnomalyFamily):
     name = "ganomaly"
-    summary = "anomaly detector: encoder-decoder-encoder + critic, score ||z - z'||², ||x - x'||² or both (GANomaly)"
+    summary = "anomaly detector: encoder-decoder-encoder + critic, score ||z - z'||², ||x - x'||², both, or both + kNN of z (GANomaly)"
     Options = GanomalyOptions
 
     @classmethod

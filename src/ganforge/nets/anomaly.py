@@ -77,18 +77,22 @@ def per_item(t: torch.Tensor) -> torch.Tensor:
     return t.flatten(1).mean(1)
 
 
-SCORES = ("latent", "recon", "recon+latent")
+SCORES = ("latent", "recon", "recon+latent", "recon+latent+knn")
+KNN_K = 5  # neighbours of the "knn" part
 
 
 class GanomalyNet(nn.Module):
     """GANomaly's generator: encoder G_E, decoder G_D, second encoder E. `score_by`: "latent"
-    (the paper's ||z - z'||²), "recon" (||x - G(x)||²/n) or "recon+latent": the sum of both,
-    each standardized by its mean and sd on held-out normal items (`set_scale`; saved in the
-    `scale` buffer, which only this score has, so runs of the other two load as before; until
-    set, as in a run of `ganforge train` rather than `ganforge anomaly fit`, the raw parts add)."""
+    (the paper's ||z - z'||²), "recon" (||x - G(x)||²/n), "recon+latent": the sum of both, or
+    "recon+latent+knn": plus the mean distance of z to its KNN_K nearest codes of training items
+    (a bank of `bank_size` codes, `set_bank`), which, unlike the other parts, does not assume the
+    normal codes form one blob. Summed parts are each standardized by their mean and sd on
+    held-out normal items (`set_scale`; saved in the `scale` buffer, which only these scores
+    have, so runs of the other two load as before; until set, as in a run of `ganforge train`
+    rather than `ganforge anomaly fit`, the raw parts add and an empty bank adds nothing)."""
 
     def __init__(self, in_shape: list[int], z_dim: int = 64, channels: int = 32, hidden: int = 128, depth: int = 2,
-                 conv: bool = True, score_by: str = "latent"):
+                 conv: bool = True, score_by: str = "latent", bank_size: int = 0):
         super().__init__()
         if score_by not in SCORES:
             raise ValueError(f"score_by must be one of {', '.join(SCORES)}, got {score_by!r}")
@@ -96,34 +100,53 @@ class GanomalyNet(nn.Module):
         self.enc = Encoder(in_shape, z_dim, channels, hidden, depth, conv)
         self.dec = decoder(in_shape, z_dim, channels, hidden, depth, conv)
         self.enc2 = Encoder(in_shape, z_dim, channels, hidden, depth, conv)
-        if score_by == "recon+latent":  # mean and sd of the recon, then the latent part
-            self.register_buffer("scale", torch.tensor([0.0, 1.0, 0.0, 1.0]))
+        n_parts = len(score_by.split("+"))
+        if n_parts > 1:  # mean and sd of each part, in the order of `parts`
+            self.register_buffer("scale", torch.tensor([0.0, 1.0] * n_parts))
+        if "knn" in score_by:  # training codes, and the sd that scales each code axis
+            self.register_buffer("bank", torch.zeros(bank_size, z_dim))
+            self.register_buffer("bank_sd", torch.ones(z_dim))
 
     def forward(self, x: torch.Tensor):
         z = self.enc(x)
         recon = self.dec(z)
         return recon, z, self.enc2(recon)
 
-    def parts(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per item: (||x - G(x)||²/n, ||z - z'||²/n_z)."""
+    def parts(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Per item: (||x - G(x)||²/n, ||z - z'||²/n_z[, kNN distance of z to the bank])."""
         recon, z, z2 = self(x)
-        return per_item((x - recon) ** 2), per_item((z - z2) ** 2)
+        out = (per_item((x - recon) ** 2), per_item((z - z2) ** 2))
+        if "knn" in self.score_by:
+            out += (self.knn_distance(z),)
+        return out
 
-    def set_scale(self, recon: torch.Tensor, latent: torch.Tensor) -> None:
-        """"recon+latent": standardize each part by these (held-out normal) items' parts."""
-        if self.score_by == "recon+latent":
-            sd = [float(t.std()) if len(t) > 1 else 1.0 for t in (recon, latent)]
-            self.scale.copy_(torch.tensor([float(recon.mean()), max(sd[0], 1e-12),
-                                           float(latent.mean()), max(sd[1], 1e-12)]))
+    def knn_distance(self, z: torch.Tensor) -> torch.Tensor:
+        if len(self.bank) == 0:
+            return torch.zeros(len(z), device=z.device)
+        d = torch.cdist(z / self.bank_sd, self.bank / self.bank_sd)
+        return d.topk(min(KNN_K, len(self.bank)), largest=False).values.mean(1)
+
+    def set_bank(self, z: torch.Tensor) -> None:
+        """"knn": the codes E(x) of training items (the bank takes their number)."""
+        if "knn" in self.score_by:
+            self.bank = z.detach().float().to(self.bank.device)
+            self.bank_sd = (z.std(0) if len(z) > 1 else torch.ones_like(z[0])).clamp_min(1e-8).float()
+
+    def set_scale(self, *parts: torch.Tensor) -> None:
+        """Summed scores: standardize each part by these (held-out normal) items' parts."""
+        if hasattr(self, "scale"):
+            vals = []
+            for t in parts:
+                vals += [float(t.mean()), max(float(t.std()) if len(t) > 1 else 1.0, 1e-12)]
+            self.scale.copy_(torch.tensor(vals))
 
     def score(self, x: torch.Tensor) -> torch.Tensor:
-        recon, latent = self.parts(x)
+        parts = self.parts(x)
         if self.score_by == "recon":
-            return recon
+            return parts[0]
         if self.score_by == "latent":
-            return latent
-        m_r, s_r, m_l, s_l = self.scale
-        return (recon - m_r) / s_r + (latent - m_l) / s_l
+            return parts[1]
+        return sum((p - self.scale[2 * i]) / self.scale[2 * i + 1] for i, p in enumerate(parts))
 
     def recon_error(self, x: torch.Tensor) -> torch.Tensor:
         return per_item((x - self(x)[0]).abs())
