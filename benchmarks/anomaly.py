@@ -278,9 +278,13 @@ def render() -> str:
         if protocol == "P1":
             for label, v in PUBLISHED.get(set_name, []):
                 out.append(f"\n{label}: {v:.3f} mean AUROC over all ten classes (other nets, other budgets).")
-        settings = {r["method"]: r["settings"] for r in sub if "settings" in r}
+        # the normal classes follow from the protocol and the class (each row's own list)
+        settings = {r["method"]: {k: v for k, v in r["settings"].items() if k != "normal_class"}
+                    for r in sub if "settings" in r}
         if settings:
-            out.append("\nganforge settings: " + "; ".join(f"{m} {json.dumps(v)}" for m, v in settings.items()))
+            out.append("\nganforge settings: " + "; ".join(f"{m} {json.dumps(v)}" for m, v in settings.items())
+                       + ("; images of several normal classes score by recon+latent+knn, one class by "
+                          "recon+latent (ganforge's defaults)" if "ganomaly" in settings and protocol == "P2" else ""))
         out.append("")
     return "\n".join(out)
 
