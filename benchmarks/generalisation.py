@@ -13,6 +13,9 @@ data decides the family: labelled images train cgan). Sets (offline; built once,
   faces-25          scikit-image lfw_subset: 100 faces and 100 non-faces, 25x25 grey
   textures-100      crops of scikit-image brick, grass, gravel (400 each, flips), 100x100 grey
   mnist5k, digits   the tuning sets (built-in), reported on the report seeds for comparison
+  mnist5k-rgb-64    tuning set for large colour images: mnist5k's digits scaled to 30-46 px at a
+                    random place on 64x64, a random background colour and an independent
+                    foreground colour at least 120 levels away (10 classes, 500 each)
 
 Per set and seed: wall time of training; label accuracy read by two readers, ganforge's own
 (`ganforge.evaluate`: the shipped or run-trained CNN) and an independent judge CNN of another
@@ -47,7 +50,7 @@ from ganforge.metrics.evaluate import evaluate
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 CACHE = Path(os.environ.get("GANFORGE_BENCH_CACHE", Path(tempfile.gettempdir()) / "ganforge-generalisation"))
-TUNING_SETS = ("mnist5k", "digits")
+TUNING_SETS = ("mnist5k", "digits", "mnist5k-rgb-64")
 TUNING_SEEDS = (0,)
 HELD_OUT_SETS = ("fashion-wear-20", "fashion-kit-36", "shapes-60", "faces-25", "textures-100")
 REPORT_SEEDS = (1, 2, 3)
@@ -109,6 +112,27 @@ def _faces():
     return (x * 255).round().astype(np.uint8), np.repeat([0, 1], 100)
 
 
+def _mnist_rgb(size=64, seed=0):
+    from ganforge.data.builtin import load
+    rng = np.random.default_rng(seed)
+    d = load("mnist5k")
+    ink = (d.x[:, 0] + 1) / 2  # (N, 28, 28) in [0, 1]
+    out = np.empty((len(ink), size, size, 3), np.uint8)
+    for i in range(len(ink)):
+        s = int(rng.integers(30, 47))
+        a = F.interpolate(ink[i][None, None], size=(s, s), mode="bilinear", align_corners=False)[0, 0].numpy()
+        top, left = rng.integers(0, size - s + 1, 2)
+        alpha = np.zeros((size, size), np.float32)
+        alpha[top:top + s, left:left + s] = a.clip(0, 1)
+        bg = rng.integers(0, 256, 3)
+        while True:
+            fg = rng.integers(0, 256, 3)
+            if np.abs(fg - bg).sum() >= 120:
+                break
+        out[i] = (bg * (1 - alpha[..., None]) + fg * alpha[..., None]).round().astype(np.uint8)
+    return out, d.labels.numpy()
+
+
 def _textures(per_class=400, size=100, seed=0):
     from skimage import data
     rng = np.random.default_rng(seed)
@@ -129,12 +153,13 @@ BUILDERS = {
     "shapes-60": _shapes,
     "faces-25": _faces,
     "textures-100": _textures,
+    "mnist5k-rgb-64": _mnist_rgb,
 }
 
 
 def dataset(name: str) -> tuple[str, np.ndarray, np.ndarray]:
     """(what to pass to ganforge.train, uint8 images (N, H, W, C), labels) for a set."""
-    if name in TUNING_SETS:
+    if name not in BUILDERS:  # a built-in tuning set
         from ganforge.data.builtin import load
         d = load(name)
         x = ((d.x.permute(0, 2, 3, 1).numpy() + 1) * 127.5).round().astype(np.uint8)
@@ -206,14 +231,15 @@ def _accuracy(net, x: torch.Tensor, y: torch.Tensor) -> float:
 
 
 # ---- one set, one seed ----------------------------------------------------------------------
-def run_one(name: str, seed: int, out: Path, judge_cache: dict) -> dict:
+def run_one(name: str, seed: int, out: Path, judge_cache: dict, **options) -> dict:
+    """One set, one seed, at the defaults (`options`: a tuning variant's explicit options)."""
     data, x, y = dataset(name)
     if name not in judge_cache:
         t = time.time()
         judge_cache[name] = (*train_judge(x, y), time.time() - t)
     judge, judge_real_acc, judge_s = judge_cache[name]
     t0, cpu0, load0 = time.time(), time.process_time(), os.getloadavg()[0]
-    run = ganforge.train(data, out=out, seed=seed, progress=False)
+    run = ganforge.train(data, out=out, seed=seed, progress=False, **options)
     wall, cpu = time.time() - t0, time.process_time() - cpu0
     cfg = run.config["config"]
     doc = evaluate(run.path, n=min(EVAL_N, len(x) // 2), write=True)

@@ -125,3 +125,47 @@ def test_the_ema_probe_reads_the_ema_copy_and_leaves_it_untouched():
     assert out["div_class_worst_ema"] == 1 and out["div_class_min_ema"] < 0.01
     assert all(torch.equal(v, ema.state_dict()[k]) for k, v in before.items()) and not ema.training
     assert "div_class_min_ema" not in probes.signals(live, 2)
+
+
+def _label_records(label_acc, real=0.64, precision=0.8):
+    return [{"step": 40 * (i + 1), "div": 0.9, "div_class_min": 0.8, "probe_recall": 0.3, "probe_recall_floor": 0.9,
+             "probe_precision": precision, "probe_label_acc": a, "probe_label_acc_real": real,
+             "probe_label_chance": 0.1} for i, a in enumerate(label_acc)]
+
+
+def test_images_that_do_not_show_their_class_are_found_although_pixels_look_healthy():
+    """mnist5k-rgb-64 defaults: backgrounds without digits, varied and pixel-precise (probes
+    healthy), read as the asked class 12% of the time by the run's reader (real 64%)."""
+    f = _collapse(_label_records([0.10, 0.11, 0.12]))
+    assert f and f[0].severity == "warning" and f[0].evidence["label_accuracy"] == "0.12"
+    assert _collapse(_label_records([0.10, 0.11, 0.12, 0.11, 0.12]))[0].severity == "warning"  # no measured fix
+    assert not _collapse(_label_records([0.10, 0.25, 0.40]))  # climbing past half the real rate
+    assert not _collapse(_label_records([0.10, 0.11, 0.12], real=0.15))  # a reader that cannot read reals
+    assert not _collapse(_label_records([0.10, 0.11, 0.12], precision=0.05))  # early: nothing looks real yet
+
+
+def test_the_label_probe_reads_whether_images_show_the_asked_class():
+    """The monitor's reader (trained on the run's images) reads real digits shown for their own
+    label as that label, and the same digits shown for a shuffled label at about chance."""
+    from ganforge.data import load_dataset
+    from ganforge.monitor.probes import Probes
+    data = load_dataset("digits")
+    probes = Probes(data, {"z_dim": 4, "num_classes": 10}, "cpu", steps=500)
+    assert probes.reader is not None and probes.reader_real > 0.8
+    pool = {c: data.x[data.labels == c] for c in range(10)}
+
+    class Shows(torch.nn.Module):
+        """A 'G' that draws real digits of class draw(asked label)."""
+
+        def __init__(self, draw):
+            super().__init__()
+            self.draw = draw
+
+        def forward(self, z, y):
+            return torch.stack([pool[self.draw(int(c))][i % 50] for i, c in enumerate(y)])
+
+    shown = probes.signals(Shows(lambda c: c), call=1)
+    ignored = probes.signals(Shows(lambda c: (c + 3) % 10), call=1)
+    assert shown["probe_label_acc"] > 0.8 and ignored["probe_label_acc"] < 0.2
+    assert shown["probe_label_acc_real"] == probes.reader_real and shown["probe_label_chance"] == 0.1
+    assert Probes(data, {"z_dim": 4, "num_classes": 10}, "cpu", steps=100).reader is None  # short runs skip it

@@ -77,7 +77,8 @@ class HealthMonitor:
         self.means = info.get("means") if kind == "points" else None
         self.mem = self.noise and kind == "images" and len(self.data.x) <= MEM_MAX_TRAIN
         # within-class diversity and recall/coverage probes (probes.py)
-        self.probes = Probes.create(self.data, fam.sampler_info(), trainer.device) if self.noise else None
+        self.probes = (Probes.create(self.data, fam.sampler_info(), trainer.device, getattr(self.cfg, "steps", 0) or 0)
+                       if self.noise else None)
 
     def _signals(self, trainer) -> dict:
         if not self.noise:

@@ -23,6 +23,11 @@ recall 0.001 logged "healthy" at every step). Here:
   weights never produced the live running statistics; one batch gave 0.073 as the saved
   generator's 16-batch standing statistics did), on a copy: the EMA copy is untouched.
 
+- `probe_label_acc` / `probe_label_acc_real`: with the recall probe, the share of G's images
+  (asked for the reals' labels) that a small label reader (reader.py, trained once on this
+  run's labelled images, runs of READER_MIN_STEPS+ steps) reads as the asked class, beside its
+  accuracy on held-aside real images: a G that draws backgrounds but no class content.
+
 All inputs come from a private RNG, G runs in eval mode without gradients: training is untouched.
 """
 from __future__ import annotations
@@ -33,6 +38,7 @@ import torch
 import torch.nn.functional as F
 
 from ..metrics.prdc import prdc
+from .reader import READER_MIN_STEPS, train_reader
 
 PER_CLASS = 16        # fixed latents per class for the within-class diversity
 MAX_CLASSES = 16      # more classes: a fixed sample of them is probed
@@ -56,7 +62,7 @@ def _spread(x: torch.Tensor) -> float:
 class Probes:
     """Built by the monitor at its first call; `signals(G, call)` returns the record entries."""
 
-    def __init__(self, data, info: dict, device):
+    def __init__(self, data, info: dict, device, steps: int = 0):
         g = torch.Generator().manual_seed(4242)
         self.device = device
         self.nc = int(info.get("num_classes") or 0)
@@ -82,14 +88,20 @@ class Probes:
         self.ref_f = _features(self.ref_x)
         self.floor = self._scores(self.ref_f, _features(x[second]))
         self.cache: dict = {}
+        self.reader = None
+        if self.classes and data.kind == "images" and steps >= READER_MIN_STEPS:
+            train = torch.ones(len(x), dtype=torch.bool)
+            train[second] = False  # the second sample is the reader's held-aside real check
+            self.reader = train_reader(x[train], y[train], self.nc)
+            self.reader_real = round(self.reader.accuracy(x[second], y[second]), 4)
 
     @classmethod
-    def create(cls, data, info: dict, device) -> "Probes | None":
+    def create(cls, data, info: dict, device, steps: int = 0) -> "Probes | None":
         """Probes for noise-input generators of data held in memory with enough examples."""
         x = getattr(data, "x", None)
         if info.get("input") != "noise" or x is None or len(x) < 4 * K_DC or data.kind not in ("images", "points"):
             return None
-        return cls(data, info, device)
+        return cls(data, info, device, steps)
 
     def _gen(self, G, z, y) -> torch.Tensor:
         out = []
@@ -136,6 +148,9 @@ class Probes:
                     s = self._scores(self.ref_f, _features(fake), self.cache)
                     out.update({f"probe_{k}": round(v, 4) for k, v in s.items()})
                     out.update({f"probe_{k}_floor": round(v, 4) for k, v in self.floor.items()})
+                    if self.reader is not None:
+                        out.update(probe_label_acc=round(self.reader.accuracy(fake, self.rec_y), 4),
+                                   probe_label_acc_real=self.reader_real, probe_label_chance=round(1 / self.nc, 4))
             return out
         finally:
             G.train(was)
