@@ -140,6 +140,7 @@ def test_images_that_do_not_show_their_class_are_found_although_pixels_look_heal
     assert f and f[0].severity == "warning" and f[0].evidence["label_accuracy"] == "0.12"
     assert _collapse(_label_records([0.10, 0.11, 0.12, 0.11, 0.12]))[0].severity == "warning"  # no measured fix
     assert not _collapse(_label_records([0.10, 0.25, 0.40]))  # climbing past half the real rate
+    assert not _collapse(_label_records([0.09, 0.34, 0.30]))  # a healthy mnist5k cGAN's first probes, still climbing
     assert not _collapse(_label_records([0.10, 0.11, 0.12], real=0.15))  # a reader that cannot read reals
     assert not _collapse(_label_records([0.10, 0.11, 0.12], precision=0.05))  # early: nothing looks real yet
 
