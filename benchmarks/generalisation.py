@@ -26,12 +26,14 @@ real-vs-real floors; the lowest per-class recall; and the health monitor's findi
     python benchmarks/generalisation.py                       # every set, report seed 1
     python benchmarks/generalisation.py --sets shapes-60 --seeds 1 2
     python benchmarks/generalisation.py --tuning              # the tuning sets on the tuning seeds
+    python benchmarks/generalisation.py --sets shapes-60 --opt channels=8 steps=6000   # a variant: generalisation_tuning.jsonl
 Rows append to benchmarks/results/generalisation.jsonl (keyed by date, commit, machine);
 benchmarks/results/generalisation.md is rewritten from the latest row of each set and seed.
 """
 from __future__ import annotations
 
 import argparse
+import sys
 import json
 import os
 import tempfile
@@ -350,22 +352,28 @@ def main() -> None:
     ap.add_argument("--sets", nargs="+", choices=[*HELD_OUT_SETS, *TUNING_SETS])
     ap.add_argument("--seeds", nargs="+", type=int)
     ap.add_argument("--tuning", action="store_true", help="the tuning sets on the tuning seeds")
+    ap.add_argument("--opt", nargs="+", default=[], metavar="KEY=VALUE",
+                    help="a variant's training options (JSON values): rows go to generalisation_tuning.jsonl, "
+                         "never to the defaults' table")
     args = ap.parse_args()
+    opts = {k: json.loads(v) for k, v in (o.split("=", 1) for o in args.opt)}
     sets = args.sets or (TUNING_SETS if args.tuning else (*HELD_OUT_SETS, *TUNING_SETS))
     seeds = args.seeds or (TUNING_SEEDS if args.tuning else REPORT_SEEDS[:1])
     st = stamp()
     RESULTS.mkdir(parents=True, exist_ok=True)
-    jsonl = RESULTS / "generalisation.jsonl"
+    jsonl = RESULTS / ("generalisation_tuning.jsonl" if opts else "generalisation.jsonl")
     judges: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name in sets:
             for seed in seeds:
-                row = {**st, **run_one(name, seed, Path(tmp) / f"{name}-{seed}", judges)}
+                row = {**st, **run_one(name, seed, Path(tmp) / f"{name}-{seed}", judges, **opts),
+                       **({"variant": opts, "command": "python benchmarks/generalisation.py " + " ".join(sys.argv[1:])}
+                          if opts else {})}
                 print(json.dumps(row), flush=True)
                 with open(jsonl, "a") as f:
                     f.write(json.dumps(row) + "\n")
-                # the table is rewritten after every row (a long run interrupted keeps what it measured)
-                (RESULTS / "generalisation.md").write_text(render(latest_rows(jsonl)))
+                if not opts:  # rewritten after every row (a long run interrupted keeps what it measured)
+                    (RESULTS / "generalisation.md").write_text(render(latest_rows(jsonl)))
 
 
 if __name__ == "__main__":
