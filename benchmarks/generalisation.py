@@ -301,7 +301,8 @@ def render(rows: list[dict]) -> str:
              f"core count.",
              "",
              f"Tuning sets (the defaults were chosen on these, seeds {', '.join(map(str, TUNING_SEEDS))}): "
-             f"{', '.join(TUNING_SETS)}. Held-out sets (never tuned on): {', '.join(HELD_OUT_SETS)}. "
+             f"{', '.join(TUNING_SETS)} (mnist5k-rgb-64, for large colour images, has not set a default yet; "
+             f"its variants: generalisation_tuning.jsonl). Held-out sets (never tuned on): {', '.join(HELD_OUT_SETS)}. "
              f"Every row trains `ganforge.train(DATA, seed=SEED)` with no other option.",
              "",
              "Label accuracy: **weaker** of two readers: the independent judge CNN (trained here on 80% of "
