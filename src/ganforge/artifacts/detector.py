@@ -61,14 +61,14 @@ class Detector:
         was = self.net.training
         self.net.eval()
         try:
-            if hasattr(self.net, "set_bank") and train is not None and len(train):
+            if hasattr(self.net, "bank") and train is not None and len(train):  # only a "knn" score has one
                 keep = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))[:bank_size]
                 items = train[keep.sort().values]
                 self.net.set_bank(torch.cat([self.net.enc(items[i:i + batch_size].to(self.device).float())
                                              for i in range(0, len(items), batch_size)]))
-                if "bank" in dict(self.net.named_buffers()):  # the saved spec builds a bank of this size
-                    kw = {**self.info["net"]["kwargs"], "bank_size": len(self.net.bank)}
-                    self.info = {**self.info, "net": {**self.info["net"], "kwargs": kw}}
+                # the saved spec builds a bank of this size
+                kw = {**self.info["net"]["kwargs"], "bank_size": len(self.net.bank)}
+                self.info = {**self.info, "net": {**self.info["net"], "kwargs": kw}}
             parts = [self.net.parts(x[i:i + batch_size].to(self.device).float()) for i in range(0, len(x), batch_size)]
         finally:
             self.net.train(was)

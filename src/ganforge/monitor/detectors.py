@@ -285,24 +285,24 @@ def class_collapse(records: list[dict]) -> Finding | None:
 def label_collapse(records: list[dict]) -> Finding | None:
     """G's images do not show the class they were asked for (monitor/reader.py): in 3 label
     probes in a row the run's label reader reads them as the asked class at under LABEL_SHARE of
-    its rate on held-aside real images, not climbing by more than LABEL_CLIMB, while the samples already look like the data (pooled-pixel
-    precision >= PRECISION_MIN) and the reader reads real images at LABEL_READER_MIN x chance or
-    better: a warning, never a problem, as no remedy for `--on-problem fix` is measured. Pixel diversity and recall cannot see
-    this: mnist5k-rgb-64 cgan defaults drew coloured backgrounds without digits (an independent
-    CNN read 12% of them as the asked class, real 86%; lowest class recall 0.01) at within-class
-    diversity 0.8 and pixel precision 0.81. A healthy mnist5k cGAN climbs: 0.09, 0.34, 0.37, 0.51,
-    0.71 at steps 50-850 (real 0.89), its pixel precision 0.35 / 0.26 at steps 250 / 450."""
+    its rate on held-aside real images, not climbing by more than LABEL_CLIMB, while the samples
+    already look like the data (pooled-pixel precision >= PRECISION_MIN) and the reader reads
+    real images at LABEL_READER_MIN x chance or better: a warning, never a problem, as no remedy
+    for `--on-problem fix` is measured. Pixel diversity and recall cannot see this: mnist5k-rgb-64
+    cgan defaults drew coloured backgrounds without digits (an independent CNN read 12% of them
+    as the asked class, real 86%; lowest class recall 0.01) at within-class diversity 0.8 and
+    pixel precision 0.81. A healthy mnist5k cGAN climbs: 0.09, 0.34, 0.37, 0.51, 0.71 at steps
+    50-850 (real 0.89), its pixel precision 0.35 / 0.26 at steps 250 / 450."""
     probes = [r for r in records if isinstance(r.get("probe_label_acc"), (int, float))][-3:]
     if len(probes) < 3:
         return None
     real, chance = probes[-1].get("probe_label_acc_real", 0), probes[-1].get("probe_label_chance", 1)
     low = [r["probe_label_acc"] < LABEL_SHARE * real for r in probes]
     climbing = probes[-1]["probe_label_acc"] > probes[0]["probe_label_acc"] + LABEL_CLIMB
-    if real < LABEL_READER_MIN * chance or not all(low) or climbing or probes[-1].get("probe_precision", 0) < PRECISION_MIN:
+    if (real < LABEL_READER_MIN * chance or not all(low) or climbing
+            or probes[-1].get("probe_precision", 0) < PRECISION_MIN):
         return None
-    now = records[-1]
-    return Finding("mode_collapse", "warning", now["step"],
-                   probes[-3]["step"],
+    return Finding("mode_collapse", "warning", records[-1]["step"], probes[0]["step"],
                    {"label_accuracy": _fmt(probes[-1]["probe_label_acc"]), "real_label_accuracy": _fmt(real),
                     "chance": _fmt(chance), "precision": _fmt(probes[-1]["probe_precision"]),
                     "note": "a small CNN trained on this run's labelled images reads G's images as the asked class"},

@@ -92,7 +92,7 @@ class Probes:
         if self.classes and data.kind == "images" and steps >= READER_MIN_STEPS:
             train = torch.ones(len(x), dtype=torch.bool)
             train[second] = False  # the second sample is the reader's held-aside real check
-            self.reader = train_reader(x[train], y[train], self.nc)
+            self.reader = train_reader(x, y, self.nc, train.nonzero().flatten())
             self.reader_real = round(self.reader.accuracy(x[second], y[second]), 4)
 
     @classmethod

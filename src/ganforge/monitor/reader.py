@@ -49,21 +49,21 @@ class LabelReader(nn.Module):
         return float((pred == y.to(pred.device)).float().mean())
 
 
-def train_reader(x: torch.Tensor, y: torch.Tensor, classes: int, seed: int = 4243) -> LabelReader:
-    """A reader of `classes` labels trained on images `x` (model space) with labels `y`, on CPU
-    with a private RNG (the run's randomness is untouched)."""
+def train_reader(x: torch.Tensor, y: torch.Tensor, classes: int, items: torch.Tensor,
+                 seed: int = 4243) -> LabelReader:
+    """A reader of `classes` labels trained on the images `x[items]` (model space, labels `y`),
+    batch by batch (no copy of the set), on CPU with a private RNG (the run's is untouched)."""
     g = torch.Generator().manual_seed(seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         net = LabelReader(x.shape[1], classes)
     opt = torch.optim.Adam(net.parameters(), 2e-3)
-    x, y = _pool(x), y.long()
     net.train()
     with torch.enable_grad():
         for _ in range(READER_STEPS):
-            idx = torch.randint(len(x), (64,), generator=g)
+            idx = items[torch.randint(len(items), (64,), generator=g)]
             dy, dx = torch.randint(-2, 3, (2,), generator=g).tolist()
-            loss = F.cross_entropy(net(torch.roll(x[idx], (dy, dx), (2, 3))), y[idx])
+            loss = F.cross_entropy(net(torch.roll(_pool(x[idx]), (dy, dx), (2, 3))), y[idx].long())
             opt.zero_grad()
             loss.backward()
             opt.step()

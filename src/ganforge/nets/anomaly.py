@@ -128,9 +128,8 @@ class GanomalyNet(nn.Module):
 
     def set_bank(self, z: torch.Tensor) -> None:
         """"knn": the codes E(x) of training items (the bank takes their number)."""
-        if "knn" in self.score_by:
-            self.bank = z.detach().float().to(self.bank.device)
-            self.bank_sd = (z.std(0) if len(z) > 1 else torch.ones_like(z[0])).clamp_min(1e-8).float()
+        self.bank = z.detach().float().to(self.bank.device)
+        self.bank_sd = (z.std(0) if len(z) > 1 else torch.ones_like(z[0])).clamp_min(1e-8).float()
 
     def set_scale(self, *parts: torch.Tensor) -> None:
         """Summed scores: standardize each part by these (held-out normal) items' parts."""
