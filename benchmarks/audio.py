@@ -1,4 +1,4 @@
-"""WaveGAN on the built-in spoken-digits (synthetic speech, espeak-ng), scored by a digit classifier
+"""WaveGAN and SpecGAN on the built-in spoken-digits (synthetic speech, espeak-ng), scored by a digit classifier
 trained here on real clips, as the WaveGAN paper scores SC09 (its real-data inception score: 9.18).
 
 - Classifier: a small CNN on log-power spectrograms (scipy.signal.spectrogram, 32 ms windows,
@@ -7,8 +7,9 @@ trained here on real clips, as the WaveGAN paper scores SC09 (its real-data ince
   is the FID space. Its accuracy on the other 30% is printed: a judge that cannot read real
   clips says nothing about generated ones.
 - Inception-style score exp(E_x KL(p(y|x) || p(y))) and FID (in those features, against the
-  classifier's training clips), for: the held-out real clips (the ceiling / floor), wavegan
-  trained for --steps on one thread, and the same generator untrained.
+  classifier's training clips), for: the held-out real clips (the ceiling / floor), the
+  --model (wavegan or specgan) trained for --steps on one thread at its defaults, and the same
+  generator untrained.
 - Conditional: the share of generated clips the classifier reads as the digit that was asked for.
 - A model at another sample rate than the classifier's (e.g. 4 kHz) is resampled to it
   (scipy.signal.resample_poly) before it is judged.
@@ -18,7 +19,7 @@ The table shows the latest run beside the previous default's row from audio.json
 commit, other settings), so a change of defaults is seen with what it replaced.
 
 Rows go to benchmarks/results/audio.jsonl and are rendered to benchmarks/results/audio.md, with
-a spectrogram grid of generated clips. Run: python benchmarks/audio.py [--steps 1200]
+a spectrogram grid of generated clips. Run: python benchmarks/audio.py [--model specgan] [--steps 1500]
 """
 from __future__ import annotations
 
@@ -113,13 +114,16 @@ def scores(name, net, norm, clips, labels, rate, ref_feats) -> dict:
 
 
 SETTINGS = ("sample_rate", "clip_samples", "loss", "lr_g", "lr_decay", "n_critic", "ema_decay")
+MODEL_SETTINGS = {"specgan": ("spec_size", "channels", "batch_size", "augment")}  # besides SETTINGS
 
 
 def settings_text(r: dict) -> str:
     s = r.get("settings") or {"sample_rate": 8000, "clip_samples": 8192, "loss": "wgan-gp", "lr_g": 1e-3,
                               "lr_decay": False, "n_critic": 1, "ema_decay": 0.999}  # rows before settings were recorded
-    return (f"{s['sample_rate'] / 1000:g} kHz, {s['clip_samples']:,} samples, {s['loss']}, "
-            f"n_critic {s['n_critic']}, lr {s['lr_g']:g}{' decaying to 0' if s['lr_decay'] else ''}, EMA {s['ema_decay'] or 'off'}")
+    extra = "".join(f", {k.replace('_', ' ')} {s[k]}" for k in MODEL_SETTINGS.get(r.get("model", "wavegan"), ()))
+    return (f"{r.get('model', 'wavegan')}: {s['sample_rate'] / 1000:g} kHz, {s['clip_samples']:,} samples, {s['loss']}, "
+            f"n_critic {s['n_critic']}, lr {s['lr_g']:g}{' decaying to 0' if s['lr_decay'] else ''}, "
+            f"EMA {s['ema_decay'] or 'off'}{extra}")
 
 
 def previous_default(rows: list[dict]) -> dict | None:
@@ -154,7 +158,7 @@ def render(rows: list[dict], prov: dict, args) -> str:
             f"Classifier: held-out real accuracy {real['classifier_accuracy']:.3f} ({real['n']} clips). "
             f"Goal (issue 21): inception score >= half the real data's ({0.5 * real['inception_score']:.2f}): "
             f"{'met' if ok else 'not met'}; asked digit recognised >= 50%: {'met' if ok2 else 'not met'}.\n"
-            f"wavegan: {gan['steps']} steps on one thread, at its defaults ({settings_text(gan)}); "
+            f"{gan.get('model', 'wavegan')}: {gan['steps']} steps on one thread, at its defaults ({settings_text(gan)}); "
             f"the previous default's row (if any) was measured with its own classifier and split (its seed); "
             f"spoken-digits is synthetic speech (espeak-ng), far more regular than "
             f"SC09, so these numbers are not comparable with the paper's.\n\n![spectrograms](audio_samples.png)\n")
@@ -162,7 +166,8 @@ def render(rows: list[dict], prov: dict, args) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--steps", type=int, default=1200)  # ~0.5-0.65 CPU-s each at the defaults
+    ap.add_argument("--model", choices=("wavegan", "specgan"), default="wavegan")
+    ap.add_argument("--steps", type=int, default=None, help="default: the model's own default")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--classifier-epochs", type=int, default=40)
     ap.add_argument("--out", help="run folder to keep (default: a temporary one)")
@@ -184,20 +189,23 @@ def main() -> None:
     print(real, flush=True)
     asked = np.tile(np.arange(10), len(te) // 10 + 1)[:len(te)]
     with tempfile.TemporaryDirectory() as tmp:
-        out = Path(args.out or Path(tmp) / "wavegan")
-        start = ganforge.train("spoken-digits", model="wavegan", out=out.parent / "untrained", steps=1,
+        out = Path(args.out or Path(tmp) / args.model)
+        start = ganforge.train("spoken-digits", model=args.model, out=out.parent / "untrained", steps=1,
                                threads=1, seed=args.seed, progress=False)
         first = ganforge.load(start.path)
-        rows = [real, scores("wavegan untrained", net, norm,
+        rows = [real, scores(f"{args.model} untrained", net, norm,
                              at_rate(first.sample(len(te), asked).samples, first.sample_rate, rate), asked, rate, ref)]
         t, cpu = time.time(), time.process_time()
-        run = ganforge.train("spoken-digits", model="wavegan", out=out, steps=args.steps, threads=1,
-                             seed=args.seed, progress=False)
+        steps = {"steps": args.steps} if args.steps else {}
+        run = ganforge.train("spoken-digits", model=args.model, out=out, threads=1, seed=args.seed, progress=False,
+                             **steps)
         train_s, cpu_s = round(time.time() - t), round(time.process_time() - cpu)
         model = ganforge.load(run.path)
-        row = scores(f"wavegan ({run.step} steps)", net, norm,
+        row = scores(f"{args.model} ({run.step} steps)", net, norm,
                      at_rate(model.sample(len(te), asked, seed=1).samples, model.sample_rate, rate), asked, rate, ref)
-        row.update(steps=run.step, settings={k: run.config["config"][k] for k in SETTINGS},
+        cfg = run.config["config"]
+        row.update(steps=run.step, model=args.model,
+                   settings={k: cfg[k] for k in SETTINGS + MODEL_SETTINGS.get(args.model, ())},
                    train_s=f"{train_s} s wall, {cpu_s} s CPU")
         rows.append(row)
         show = np.repeat(np.arange(10), 2)
@@ -209,7 +217,7 @@ def main() -> None:
     with open(JSONL, "a") as f:
         for r in rows:
             f.write(json.dumps({**prov, **r}) + "\n")
-    write_result("audio", "WaveGAN on spoken-digits: inception score, FID, asked digit", render(rows, prov, args), prov)
+    write_result("audio", "WaveGAN and SpecGAN on spoken-digits: inception score, FID, asked digit", render(rows, prov, args), prov)
 
 
 if __name__ == "__main__":

@@ -124,11 +124,14 @@ def render() -> str:
     latest: dict = {}
     for r in rows:  # the latest row of each (set, seed, generator)
         gen = "timegan-" + r["cell"] if r["generator"] == "timegan" else r["generator"]  # first rows: no cell in the name
+        if gen.startswith("timegan"):  # each step count is its own row
+            gen += f", {r['steps']} steps"
         latest[(r["set"], r["seed"], gen)] = {**r, "generator": gen}
     out = ["| data | generator | seeds | discriminative (lower is better) | predictive MAE (lower is better) "
            "| roughness | fit time | measured |", "|---|---|---|---|---|---|---|---|"]
     for name in dict.fromkeys(k[0] for k in latest):
-        gens = sorted({k[2] for k in latest if k[0] == name and k[2].startswith("timegan")})
+        gens = sorted({k[2] for k in latest if k[0] == name and k[2].startswith("timegan")},
+                      key=lambda g: (g.split(",")[0], int(g.split(", ")[1].split()[0])))
         for gen in (*gens, "real vs real", "gaussian", "noise"):
             rs = [r for k, r in latest.items() if k[0] == name and k[2] == gen]
             if not rs:

@@ -35,8 +35,10 @@ TRAIN = {  # family -> (data, options): a few steps, tiny nets
     "fanogan": ("digits", dict(steps=3, gan_steps=1, n_critic=1, channels=4, z_dim=4, log_every=1)),
     "wavegan": ("tones", dict(steps=2, sample_rate=4000, clip_samples=1024, channels=2, z_dim=8, batch_size=8,
                               log_every=1)),
+    "specgan": ("tones", dict(steps=2, sample_rate=4000, clip_samples=1024, spec_size=32, channels=4, z_dim=8,
+                              batch_size=8, log_every=1, griffin_lim=4)),
 }
-NEW_SINCE_0_1_0 = {"timegan", "text2img", "stylegan", "ganomaly", "fanogan", "wavegan"}  # families added after the 0.1.0 fixtures were written
+NEW_SINCE_0_1_0 = {"timegan", "text2img", "stylegan", "ganomaly", "fanogan", "wavegan", "specgan"}  # families added after the 0.1.0 fixtures were written
 NOISE_FAMILIES = ("vanilla", "dcgan", "cgan", "lapgan", "stylegan")
 FIXTURES = Path(__file__).parent / "fixtures" / "runs-0.1.0"
 
@@ -120,7 +122,7 @@ def check_loaded(results: dict, family_of: dict) -> None:
             assert res == {"kind": "TextToImage", "shape": [6, 8, 8, 1], "captions": 2}, res
         elif family in ("ganomaly", "fanogan"):
             assert res == {"kind": "Detector", "scores": 5, "finite": True}, (family, res)
-        elif family == "wavegan":  # tones are labelled: conditional
+        elif family in ("wavegan", "specgan"):  # tones are labelled: conditional
             assert res == {"kind": "AudioModel", "shape": [6, 1024], "rate": 4000, "labels": True, "finite": True}, res
         elif family == "tabular":
             assert res["kind"] == "TabularGAN" and res["rows"] == 5 and len(res["columns"]) == 9
@@ -179,9 +181,8 @@ def test_wgan_gp_applies_the_penalty_in_every_family_that_accepts_it():
     for name in takers:
         cls = family_class(name)
         assert "gp_weight" in cls.Options.names(), f"{name} accepts wgan-gp but has no --gp-weight"
-        if name == "wavegan":  # audio: the family reads its own data
-            from ganforge.data.audio import read_audio
-            data = read_audio("tones", 4000, 1024)
+        if name in ("wavegan", "specgan"):  # audio: the family reads its own data
+            data = cls.load_data("tones", {"sample_rate": 4000, "clip_samples": 1024, "spec_size": 32})
         else:
             data = load_dataset("ring8" if name == "vanilla" else "digits")
         batch = data.stream(8, 0).next()

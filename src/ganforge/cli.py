@@ -77,8 +77,11 @@ def cli():
 @click.option("--layers", type=int, help="timegan: stacked RNN layers (default 3).")
 @click.option("--embed-steps", type=int, help="timegan: embedding-only steps first (default steps/5).")
 @click.option("--supervised-steps", type=int, help="timegan: supervised-only steps next (default steps/5).")
-@click.option("--sample-rate", type=int, help="wavegan: clips are resampled to this rate in Hz (default 8000).")
-@click.option("--clip-samples", type=int, help="wavegan: samples per clip, a multiple of 1024 (default 8192).")
+@click.option("--sample-rate", type=int, help="wavegan, specgan: clips are resampled to this rate in Hz (default 8000).")
+@click.option("--clip-samples", type=int, help="wavegan, specgan: samples per clip, a multiple of 1024 (wavegan) or of "
+                   "--spec-size² (specgan) (default 8192).")
+@click.option("--spec-size", type=int, help="specgan: spectrogram bands = frames, a power of two (default 64).")
+@click.option("--griffin-lim", type=int, help="specgan: Griffin-Lim iterations per sampled clip (default 32).")
 @click.option("--phase-shuffle", type=int, help="wavegan: D shifts activations by up to this many samples (default 2).")
 @click.option("--seed", type=int, help="Seed of weights, data order and noise (default 0).")
 @click.option("--device", help="auto, cpu, cuda, cuda:1 ...")

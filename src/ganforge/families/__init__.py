@@ -18,6 +18,7 @@ from .inpaint import Inpaint
 from .lapgan import LapGAN
 from .options import RunOptions
 from .pix2pix import Pix2Pix
+from .specgan import SpecGAN
 from .srgan import SRGAN
 from .stylegan import StyleGAN
 from .tabular import TabularFamily
@@ -52,6 +53,7 @@ for _cls in (Vanilla, DCGAN, CGAN, LapGAN, Pix2Pix, CycleGAN, Colorize, SRGAN, I
     register(_cls)
 register(Text2Img)
 register(WaveGAN)
+register(SpecGAN)
 
 
 def family_class(name: str) -> type[Family]:

@@ -123,16 +123,17 @@ def image_defaults(meta: dict, conditional: bool) -> dict:
     return d
 
 
-def net_specs(cfg, meta: dict) -> dict[str, dict]:
-    """JSON specs of G and D for this config and data (see nets.build_net)."""
+def net_specs(cfg, meta: dict, conditional: bool, conv_nets: bool | None) -> dict[str, dict]:
+    """JSON specs of G and D for this config and data (see nets.build_net). `conv_nets`: conv
+    (True), MLP (False) or conv for images and MLP for points (None)."""
     kind, shape = meta["kind"], meta["shape"]
-    nc = len(meta["class_names"]) if cfg.model == "cgan" else 0
-    if cfg.model == "cgan" and nc < 2:
+    nc = len(meta["class_names"]) if conditional else 0
+    if conditional and nc < 2:
         raise GanforgeError(f"--model cgan needs labelled data with 2+ classes, but "
                             f"'{meta['name']}' has {nc}; use sub-folders as classes or --model dcgan")
     pack = getattr(cfg, "pack", 1)
     d_shape = [shape[0] * pack, *shape[1:]]  # D sees `pack` samples stacked on the first axis
-    conv = cfg.model == "dcgan" or (cfg.model == "cgan" and kind == "images")
+    conv = conv_nets if conv_nets is not None else kind == "images"
     if conv and kind != "images":
         raise GanforgeError(f"--model {cfg.model} needs images, but '{meta['name']}' is 2D points; "
                             f"use --model vanilla")
@@ -159,6 +160,7 @@ class NoiseToDataGAN(Family):
     """Shared by vanilla, dcgan and cgan (below): one G, one D, noise in."""
 
     conditional = False  # class-conditional (cgan): the labelled-data recipe
+    conv_nets: bool | None = None  # conv G and D (True), MLP (False), conv for images only (None)
 
     @classmethod
     def defaults(cls, meta: dict) -> dict:
@@ -168,7 +170,7 @@ class NoiseToDataGAN(Family):
 
     def __init__(self, cfg, meta: dict):
         self.cfg = cfg
-        self.specs = net_specs(cfg, meta)
+        self.specs = net_specs(cfg, meta, self.conditional, self.conv_nets)
         self.nets = {k: build_net(s) for k, s in self.specs.items()}
         self.num_classes = self.specs["G"]["kwargs"]["num_classes"]
         add_augment(self, cfg, meta)  # net "A" when --augment is on
@@ -281,6 +283,7 @@ class Vanilla(NoiseToDataGAN):
     name = "vanilla"
     summary = "MLP generator and discriminator (2D points, small images); the default for points"
     Options = VanillaOptions
+    conv_nets = False
     # The classic two-layer MLP GAN of the GAN tutorials: G 100->128->784, D 784->128->1.
     presets = {"seed": dict(z_dim=100, hidden=128, depth=1, ema_decay=0.0)}
 
@@ -289,6 +292,7 @@ class DCGAN(NoiseToDataGAN):
     name = "dcgan"
     summary = "convolutional GAN for images of any size; the default for unlabelled images"
     Options = DCGANOptions
+    conv_nets = True
 
 
 class CGAN(NoiseToDataGAN):

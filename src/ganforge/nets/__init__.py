@@ -18,6 +18,7 @@ from .patchgan import PatchGAN
 from .pool import ImagePool
 from .resnet_g import ResnetGenerator
 from .rnn import SeqRNN, TimeGANSampler
+from .specgan import SpecSampler
 from .sr import SRResNet
 from .stylegan import StyleDiscriminator, StyleGenerator
 from .tabular import TableCritic, TableGenerator
@@ -42,6 +43,7 @@ NETS: dict[str, type[nn.Module]] = {
     "image_pool": ImagePool,
     "resnet_g": ResnetGenerator,
     "seq_rnn": SeqRNN,
+    "spec_sampler": SpecSampler,
     "srresnet": SRResNet,
     "style_d": StyleDiscriminator,
     "style_g": StyleGenerator,
