@@ -139,12 +139,24 @@ def previous_default(rows: list[dict]) -> dict | None:
     return dict(gans[-1], real_score=real[-1]["inception_score"] if real else None)
 
 
+def other_seeds(rows: list[dict]) -> list[dict]:
+    """The same model and settings measured earlier with other seeds (the latest run per seed:
+    its real, untrained and trained rows), so every seed stays in the table."""
+    if not JSONL.exists():
+        return []
+    gan = next(r for r in rows if "steps" in r)
+    old = [json.loads(line) for line in JSONL.read_text().splitlines() if line.strip()]
+    runs = {r["seed"]: r["date"] for r in old if "steps" in r and "trial" not in r and r["steps"] == gan["steps"]
+            and settings_text(r) == settings_text(gan) and r["seed"] != gan["seed"]}
+    return [r for r in old if runs.get(r.get("seed")) == r["date"] and "trial" not in r]
+
+
 def render(rows: list[dict], prov: dict, args) -> str:
     lines = ["| generator | settings | seed | inception score | FID (classifier features) | asked digit recognised "
              "| train time |", "|---|---|---|---|---|---|---|"]
     prev = previous_default(rows)
-    shown = rows + ([dict(prev, generator=f"previous default: {prev['generator']}, {prev['date']} "
-                                          f"(its real clips: {prev['real_score']})")] if prev else [])
+    shown = other_seeds(rows) + rows + ([dict(prev, generator=f"previous default: {prev['generator']}, {prev['date']} "
+                                                              f"(its real clips: {prev['real_score']})")] if prev else [])
     for r in shown:
         trained = "steps" in r
         lines.append(f"| {r['generator']} | {settings_text(r) if trained else '-'} | {r.get('seed', 0)} | "
