@@ -110,13 +110,17 @@ def test_bad_audio_input_exits_2_with_one_line_and_writes_nothing(tmp_path, caps
     assert not out.exists()
 
 
-def test_a_wav_folder_without_wavegan_and_a_bad_clip_length_are_named(tmp_path, capsys):
+def test_a_wav_folder_trains_the_audio_default_and_a_bad_clip_length_is_named(tmp_path, capsys):
     make_folder(tmp_path / "clips")
-    for args, expected in (([], "--model wavegan"), (["--model", "wavegan", "--clip-samples", "1000"], "multiple of 1024")):
-        with pytest.raises(SystemExit) as e:
-            main(["train", str(tmp_path / "clips"), *args, "--steps", "2", "--out", str(tmp_path / "run")])
-        err = capsys.readouterr().err.strip()
-        assert e.value.code == 2 and expected in err, err
+    with pytest.raises(SystemExit) as e:  # no --model: a folder of .wav clips is audio
+        main(["train", str(tmp_path / "clips"), "--steps", "1", "--channels", "4", "--batch-size", "4", "--quiet", "--out",
+              str(tmp_path / "default")])
+    assert e.value.code == 0 and json.loads((tmp_path / "default" / "config.json").read_text())["family"] == "specgan"
+    with pytest.raises(SystemExit) as e:
+        main(["train", str(tmp_path / "clips"), "--model", "wavegan", "--clip-samples", "1000", "--steps", "2",
+              "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err.strip()
+    assert e.value.code == 2 and "multiple of 1024" in err, err
 
 
 TINY = ["--sample-rate", "4000", "--clip-samples", "1024", "--channels", "2", "--z-dim", "8", "--batch-size", "4",

@@ -122,8 +122,11 @@ def train(data: str = "ring8", model: str | None = None, out: str | Path | None 
 
 
 def _builtin_kind(data: str) -> str | None:
+    """The kind of a built-in set, or "audio" for a folder of .wav clips (known before reading)."""
     from .data.registry import builtin
     entry = builtin(data)
+    if entry is None and Path(data).is_dir() and next(Path(data).rglob("*.[wW][aA][vV]"), None) is not None:
+        return "audio"
     return entry.kind if entry is not None else None
 
 

@@ -22,7 +22,7 @@ def load_dataset(spec: str, image_size: int | None = None) -> Dataset:
     elif entry is not None and entry.kind == "series":
         raise GanforgeError(f"'{spec}' is a time series: train it with --model timegan")
     elif entry is not None and entry.kind == "audio":
-        raise GanforgeError(f"'{spec}' is audio: train it with --model wavegan")
+        raise GanforgeError(f"'{spec}' is audio: train it with --model specgan or wavegan")
     elif entry is not None:
         raise GanforgeError(f"'{spec}' holds photos for image-to-image models; train it with "
                             f"--model pix2pix, cyclegan, colorize, srgan or inpaint")
@@ -30,7 +30,7 @@ def load_dataset(spec: str, image_size: int | None = None) -> Dataset:
         path = Path(spec)
         if path.is_dir():
             if next(path.rglob("*.[wW][aA][vV]"), None) is not None:
-                raise GanforgeError(f"folder {path} holds .wav clips: train them with --model wavegan")
+                raise GanforgeError(f"folder {path} holds .wav clips: train them with --model specgan or wavegan")
             return files.load_folder(path, image_size)
         if path.suffix.lower() == ".npz":
             if not path.is_file():

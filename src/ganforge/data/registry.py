@@ -90,7 +90,7 @@ _SETS = [
     BuiltinSet("sines", "series", "TimeGAN's sines: 10,000 windows of 5 sines, random frequency and phase"),
     BuiltinSet("sp500", "series", "S&P 500 daily open/high/low/close/adj close/volume 1999-2018 (arch package)"),
     BuiltinSet("nasdaq", "series", "NASDAQ composite daily OHLC/adj close/volume 1999-2018 (arch package)"),
-    # Audio (data/audio.py, loaded by the wavegan family with its --sample-rate / --clip-samples)
+    # Audio (data/audio.py, loaded by the specgan and wavegan families with their --sample-rate / --clip-samples)
     BuiltinSet("spoken-digits", "audio", "synthetic speech: 'zero'..'nine' by espeak-ng, 90 voice/speed/pitch "
                "versions each (rendered once into the user cache; needs the espeak-ng package)"),
     BuiltinSet("tones", "audio", "pure tones at 6 pitches (220-1320 Hz), random phase and level, 64 each"),

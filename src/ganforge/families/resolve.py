@@ -13,7 +13,7 @@ from ..io.errors import GanforgeError
 from . import FAMILIES, family_class
 from .base import Family
 
-DEFAULT_FAMILY = {"points": "vanilla", "images": "dcgan", "series": "timegan", "audio": "wavegan"}  # by the kind of data
+DEFAULT_FAMILY = {"points": "vanilla", "images": "dcgan", "series": "timegan", "audio": "specgan"}  # by the kind of data
 LABELLED_FAMILY = "cgan"  # labelled images (2+ classes) train conditionally unless --unconditional
 
 

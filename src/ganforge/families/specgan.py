@@ -46,10 +46,11 @@ def to_spectrograms(data: Dataset, size: int) -> Dataset:
 
 class SpecGAN(CGAN):
     name = "specgan"
-    summary = ("short audio clips as spectrogram images (SpecGAN: image GAN + Griffin-Lim); DATA: "
-               "spoken-digits, tones, a folder of .wav")
+    summary = ("short audio clips as spectrogram images (SpecGAN: image GAN + Griffin-Lim); the default "
+               "for audio; DATA: spoken-digits, tones, a folder of .wav")
     Options = SpecGANOptions
     conv_nets = True
+    conditional = False  # decided per run: labelled data and --conditional (the default) (__init__)
     next_command = "sample {run} -n 16 --out clips"
 
     @classmethod

@@ -50,7 +50,7 @@ class WaveGANOptions(RunOptions):
 
 class WaveGAN(Family):
     name = "wavegan"
-    summary = "short audio clips (WaveGAN: 1-D convs, phase shuffle); DATA: spoken-digits, tones, a folder of .wav"
+    summary = "short audio clips as raw waveforms (WaveGAN: 1-D convs, phase shuffle); DATA: spoken-digits, tones, a folder of .wav"
     Options = WaveGANOptions
     losses = ("hinge", "wgan-gp", "ns", "ls")
     next_command = "sample {run} -n 16 --out clips"
