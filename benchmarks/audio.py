@@ -12,7 +12,7 @@ trained here on real clips, as the WaveGAN paper scores SC09 (its real-data ince
   generator untrained.
 - Conditional: the share of generated clips the classifier reads as the digit that was asked for.
 - A second reader, independent of the first: PocketSphinx (offline US-English speech
-  recogniser, optional: `pip install pocketsphinx`) with a grammar of the ten words; the share
+  recogniser, optional: `pip install -e '.[bench]'`) with a grammar of the ten words; the share
   of clips it hears as the asked digit, real held-out clips beside generated ones. It hears only
   ~58% of the real (8 kHz, synthetic) clips right, so compare generated with that, not with 1.
 - A model at another sample rate than the classifier's (e.g. 4 kHz) is resampled to it
@@ -112,7 +112,7 @@ WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight",
 
 
 def speech_recogniser():
-    """A second, independent reader: CMU PocketSphinx (pip install pocketsphinx; its wheel ships
+    """A second, independent reader: CMU PocketSphinx (the `bench` extra; its wheel ships
     the US-English acoustic model, so it runs offline) restricted by a grammar to the ten digit
     words. Clips are upsampled to its 16 kHz. None when it is not installed."""
     try:
