@@ -57,9 +57,14 @@ def describe(family: type[Family], meta: dict, chosen: bool) -> str:
     if meta["kind"] == "images":
         c, h, w = shape
         what = f"{count:,} {'grey' if c == 1 else 'RGB' if c == 3 else f'{c}-channel'} {w}x{h} images"
+    elif meta["kind"] == "audio":
+        rate, spec = info.get("sample_rate"), info.get("spectrogram")
+        what = f"{count:,} clips of {info.get('clip_samples', shape[-1]):,} samples at {rate:,} Hz" if rate else \
+            f"{count:,} clips"
+        what += f" as {spec['size']}x{spec['size']} spectrograms" if spec else ""
     else:
         what = f"{meta['kind']} {tuple(shape)}" + (f", {count:,} examples" if count else "")
-    if classes and meta["kind"] == "images":
+    if classes and meta["kind"] in ("images", "audio"):
         what += f" in {len(classes)} classes"
     extra = [info[k] for k in ("range", "resize") if info.get(k)]
     line = f"{family.name} on {meta['name']}: {what}" + (f" ({'; '.join(extra)})" if extra else "")

@@ -39,7 +39,7 @@ def to_spectrograms(data: Dataset, size: int) -> Dataset:
     spec = Spectrogram(data.x.shape[-1], size)
     db = torch.cat([spec.power_db(x) for x in data.x.split(256)])
     spec.ref_db = float(db.max())
-    x = ((db - spec.ref_db).clamp(-80, 0) / 40 + 1).unsqueeze(1)
+    x = spec.scale(db)
     info = dict(data.info, spectrogram={"size": size, "ref_db": round(spec.ref_db, 4)})
     return Dataset(data.name, "audio", x, data.labels, data.class_names, info=info)
 

@@ -48,8 +48,11 @@ class Spectrogram(nn.Module):
 
     def encode(self, wave: torch.Tensor) -> torch.Tensor:
         """(B, 1, L) -> (B, 1, S, S) in [-1, 1] (-1: FLOOR_DB or more below ref_db)."""
-        db = (self.power_db(wave) - self.ref_db).clamp(-FLOOR_DB, 0)
-        return (db / (FLOOR_DB / 2) + 1).unsqueeze(1)
+        return self.scale(self.power_db(wave))
+
+    def scale(self, db: torch.Tensor) -> torch.Tensor:
+        """Band power in dB (B, S, S) -> images (B, 1, S, S) in [-1, 1]."""
+        return ((db - self.ref_db).clamp(-FLOOR_DB, 0) / (FLOOR_DB / 2) + 1).unsqueeze(1)
 
     def decode(self, image: torch.Tensor, iterations: int = 32) -> torch.Tensor:
         """(B, 1, S, S) in [-1, 1] -> (B, 1, L) waveforms by Griffin-Lim (phase from the global RNG)."""
