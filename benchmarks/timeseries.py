@@ -94,7 +94,8 @@ def run(name: str, seed: int, args, prov: dict) -> list[dict]:
     row(f"timegan-{args.cell}", fit_s=round(fit_s), **{k: v for k, v in opts.items() if k not in ("seed", "threads")},
         **scores(real, fake, lengths, fake_len, seed, args))
     if seed == 0:
-        pca_png(real[:1000], fake[:1000], RESULTS / f"timeseries_pca_{name}.png", f"{name}: PCA, real vs timegan")
+        pca_png(real[:1000], fake[:1000], RESULTS / f"timeseries_pca_{name}.png",
+                f"{name}: PCA, real vs timegan-{args.cell} ({args.steps} steps)")
     done = _measured(name, seed, args)
     rng = np.random.default_rng(seed)
     p = rng.permutation(n)
@@ -158,10 +159,10 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sets", nargs="+", default=["sines", "sp500"])
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    ap.add_argument("--steps", type=int, default=3000)  # timegan's default
+    ap.add_argument("--steps", type=int, default=1200)  # timegan's default
     ap.add_argument("--embed-steps", type=int, default=None)
     ap.add_argument("--supervised-steps", type=int, default=None)
-    ap.add_argument("--cell", default="gru")  # timegan's default
+    ap.add_argument("--cell", default="tcn")  # timegan's default
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--disc-iters", type=int, default=1000)
     ap.add_argument("--pred-iters", type=int, default=2000)
