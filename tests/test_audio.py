@@ -246,3 +246,13 @@ def test_a_tiny_specgan_learns_the_asked_tone():
         run = ganforge.train("tones", model="specgan", out=f"{tmp}/t", steps=300, progress=False, **opts)
         before, after = share(ganforge.load(untrained.path)), share(ganforge.load(run.path))
     assert before < 0.3 and after > 0.6, (before, after)  # measured 0.00 -> 0.85 (150 steps: 0.72); ~30 CPU-s
+
+
+def test_specgan_unconditional_ignores_the_labels_and_samples_without_them(tmp_path):
+    run = ganforge.train("tones", model="specgan", unconditional=True, out=tmp_path / "u", steps=1, spec_size=32,
+                         clip_samples=2048, channels=4, batch_size=8, progress=False)
+    model = ganforge.load(run.path)
+    s = model.sample(3, seed=0)
+    assert model.num_classes == 0 and s.labels is None and s.samples.shape == (3, 2048)
+    with pytest.raises(ganforge.GanforgeError):
+        model.sample(2, labels="440Hz")  # no classes to ask for
