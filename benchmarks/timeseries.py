@@ -159,10 +159,10 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sets", nargs="+", default=["sines", "sp500"])
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    ap.add_argument("--steps", type=int, default=1200)  # timegan's default
+    ap.add_argument("--steps", type=int, default=6000)  # timegan's default
     ap.add_argument("--embed-steps", type=int, default=None)
     ap.add_argument("--supervised-steps", type=int, default=None)
-    ap.add_argument("--cell", default="tcn")  # timegan's default
+    ap.add_argument("--cell", default="gru")  # timegan's default
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--disc-iters", type=int, default=1000)
     ap.add_argument("--pred-iters", type=int, default=2000)
