@@ -25,6 +25,14 @@ Batch = tuple[torch.Tensor, torch.Tensor | None]
 LossFn = Callable[[Batch, dict], tuple[torch.Tensor, dict[str, torch.Tensor]]]
 
 
+def noise_standing_stats(net: nn.Module, z_dim: int, num_classes: int, device) -> None:
+    """Re-estimate a noise generator's BatchNorm statistics for its (EMA) weights from its own
+    passes on noise (and uniform labels), with a private RNG: training randomness stays untouched."""
+    g = torch.Generator().manual_seed(99)
+    standing_stats(net, lambda i: (torch.randn(128, z_dim, generator=g).to(device),
+                                   torch.randint(num_classes, (128,), generator=g).to(device) if num_classes else None))
+
+
 @dataclass
 class Phase:
     name: str                      # also the optimiser's name in checkpoints and logs
@@ -89,10 +97,7 @@ class Family:
         info = dict(self.sampler_info(), family=self.name, net=self.specs[self.generator_name], data=data.meta())
         filter_net = None
         if info.get("input") == "noise":
-            g = torch.Generator().manual_seed(99)  # own RNG: training randomness stays untouched
-            nc = info["num_classes"]
-            standing_stats(net, lambda i: (torch.randn(128, info["z_dim"], generator=g).to(device),
-                                           torch.randint(nc, (128,), generator=g).to(device) if nc else None))
+            noise_standing_stats(net, info["z_dim"], info["num_classes"], device)
             flt = self.sample_filter(data)
             if flt is not None:
                 spec, d_net, threshold = flt

@@ -14,13 +14,13 @@ from dataclasses import dataclass
 import torch
 
 from ..artifacts.audio import AudioModel
-from ..artifacts.noise import standing_stats
 from ..data.audio import DEFAULT_RATE, DEFAULT_SAMPLES, read_audio
 from ..data.base import Dataset
 from ..io.errors import GanforgeError
 from ..nets import build_net
 from ..nets.specgan import Spectrogram
 from .augment import default_augment
+from .base import noise_standing_stats
 from .gan import CGAN, CGANOptions, image_defaults
 from .options import run_option
 
@@ -67,7 +67,7 @@ class SpecGAN(CGAN):
             raise GanforgeError(f"--spec-size must be a power of two of at least 8 (e.g. 64), got {size}")
         if length is not None and (length < size * size or length % (size * size)):
             raise GanforgeError(f"--clip-samples must be a multiple of --spec-size² ({size * size}) for "
-                                f"{size}x{size} spectrograms (e.g. {max(2, -(-length // (size * size))) * size * size}), "
+                                f"{size}x{size} spectrograms (e.g. {-(-length // (size * size)) * size * size}), "
                                 f"got {length}")
         return to_spectrograms(read_audio(spec, opts.get("sample_rate"), length), size)
 
@@ -91,10 +91,7 @@ class SpecGAN(CGAN):
 
     def sampling_view(self, net, data, device):
         """G (BatchNorm statistics re-estimated for these weights) followed by Griffin-Lim."""
-        g = torch.Generator().manual_seed(99)  # own RNG: training randomness stays untouched
-        nc = self.num_classes
-        standing_stats(net, lambda i: (torch.randn(128, self.cfg.z_dim, generator=g).to(device),
-                                       torch.randint(nc, (128,), generator=g).to(device) if nc else None))
+        noise_standing_stats(net, self.cfg.z_dim, self.num_classes, device)
         spec = {"net": "spec_sampler", "kwargs": {"generator": self.specs["G"]["kwargs"], "length": self.length,
                                                   "size": self.spectrogram["size"],
                                                   "ref_db": self.spectrogram["ref_db"],
