@@ -242,3 +242,18 @@ def test_specgan_unconditional_ignores_the_labels_and_samples_without_them(tmp_p
     assert model.num_classes == 0 and s.labels is None and s.samples.shape == (3, 2048)
     with pytest.raises(ganforge.GanforgeError):
         model.sample(2, labels="440Hz")  # no classes to ask for
+
+
+def test_specgan_unconditional_gets_the_recipe_of_unlabelled_clips():
+    # the recipe follows whether the labels are used, not only whether the data has them
+    from ganforge.families import family_class
+    from ganforge.families.resolve import resolve
+    meta = {"kind": "audio", "name": "clips", "shape": [1, 64, 64], "count": 2000, "class_names": list("0123456789"),
+            "info": {}}
+    spec = family_class("specgan")
+    labelled = resolve(spec, {}, meta, "clips").to_dict()
+    ignored = resolve(spec, {"conditional": False}, meta, "clips").to_dict()
+    unlabelled = resolve(spec, {}, {**meta, "class_names": []}, "clips").to_dict()
+    assert {k: v for k, v in ignored.items() if k != "conditional"} == \
+        {k: v for k, v in unlabelled.items() if k != "conditional"}
+    assert ignored != labelled and labelled["ac_weight"] > 0 == ignored["ac_weight"]

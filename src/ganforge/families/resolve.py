@@ -79,6 +79,8 @@ def resolve(family: type[Family], options: dict, meta: dict, data: str):
     """The family's validated Options for `options` (None values = not given) on data `meta`."""
     own = set(family.Options.names())
     merged: dict = {}
+    if options.get("conditional") is False:  # labels not used: the recipe of unlabelled data
+        meta = {**meta, "class_names": []}
     layers = [family.defaults(meta), registry.recipe(data, family.name)]
     preset = options.get("preset")
     if preset is not None:
