@@ -102,3 +102,19 @@ def test_minutes_sets_the_steps_from_the_measured_speed(tmp_path, cli):
     assert planned and run.step == planned[-1] == run.config["config"]["steps"] < 1500
     code, _, err = cli("train", "digits", "--steps", "5", "--minutes", "1", "--out", tmp_path / "x")
     assert code == 2 and "give --steps or --minutes, not both" in err
+
+
+@pytest.mark.parametrize("h,w", [(20, 20), (36, 36), (60, 45)])
+def test_resize_upsampling_builds_every_size_and_survives_a_fresh_load(tmp_path, h, w):
+    from ganforge.nets.conv import ConvGenerator
+    import torch
+    g = ConvGenerator(16, [3, h, w], channels=8, num_classes=2, cond_bn=True, upsample="resize")
+    assert g(torch.randn(4, 16), torch.tensor([0, 1, 0, 1])).shape == (4, 3, h, w)
+    assert not any(isinstance(m, torch.nn.ConvTranspose2d) for m in g.modules())
+    with pytest.raises(ganforge.GanforgeError, match="upsample"):
+        ConvGenerator(16, [1, h, w], upsample="bilinear")
+    np.savez(tmp_path / "a.npz", images=_blobs(8, max(h, w), 1)[:, :h, :w])
+    run = ganforge.train(str(tmp_path / "a.npz"), out=tmp_path / "r", progress=False, upsample="resize", **TINY)
+    loaded = ganforge.load(run.path)  # rebuilt from generator.json: the option travels with the run
+    assert not any(isinstance(m, torch.nn.ConvTranspose2d) for m in loaded.net.modules())
+    assert loaded.sample(2, seed=0).samples.shape == (2, h, w, 1)

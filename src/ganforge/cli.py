@@ -63,6 +63,8 @@ def cli():
               help="Sampling keeps only fakes D scores like real data (default: on for 2D points).")
 @click.option("--ac-weight", type=float, help="cgan: AC-GAN classifier loss weight (0 = off).")
 @click.option("--mbstd", type=int, help="dcgan/cgan: minibatch-std group size in D (0 = off).")
+@click.option("--upsample", type=click.Choice(["transposed", "resize"]),
+              help="dcgan/cgan: how G doubles its size: transposed convs or nearest-neighbour resize + conv.")
 @click.option("--image-size", type=int, help="Resize folder images to this square size.")
 @click.option("--augment", type=click.Choice(("off", "diffaug", "ada")),
               help="Augment D's inputs, real and fake: diffaug (always) or ada (adaptive p); default ada below 2,000 images.")

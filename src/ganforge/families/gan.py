@@ -63,6 +63,7 @@ class VanillaOptions(GANOptions):
 class DCGANOptions(GANOptions):
     channels: int = 64                # conv base width
     mbstd: int = 0                    # minibatch-std group size in D (ProGAN); 0 = off
+    upsample: str = "transposed"      # G's x2 steps: transposed | resize (nearest + 3x3 conv)
     pack: int = 1
     sample_filter: bool | None = run_option(None)
 
@@ -73,6 +74,7 @@ class CGANOptions(GANOptions):
     depth: int = 2
     channels: int = 64                # conv base width (images)
     mbstd: int = 0                    # minibatch-std group size in D (ProGAN); 0 = off
+    upsample: str = "transposed"      # G's x2 steps: transposed | resize (nearest + 3x3 conv)
     ac_weight: float = 0.0            # > 0: AC-GAN auxiliary classifier head on D
     projection: bool = True           # projection discriminator
 
@@ -146,7 +148,10 @@ def net_specs(cfg, meta: dict, conditional: bool, conv_nets: bool | None) -> dic
     if conv:
         return {"G": {"net": "conv_g", "kwargs": dict(z_dim=cfg.z_dim, out_shape=shape,
                                                       channels=cfg.channels, num_classes=nc,
-                                                      cond_bn=nc > 0)},
+                                                      cond_bn=nc > 0,
+                                                      **({"upsample": cfg.upsample}
+                                                         if getattr(cfg, "upsample", "transposed") != "transposed"
+                                                         else {}))},
                 "D": {"net": "conv_d", "kwargs": dict(in_shape=d_shape, channels=cfg.channels, **d_common,
                                                       **({"mbstd": cfg.mbstd} if getattr(cfg, "mbstd", 0) else {}))}}
     return {"G": {"net": "mlp_g", "kwargs": dict(z_dim=cfg.z_dim, out_shape=shape, hidden=cfg.hidden,

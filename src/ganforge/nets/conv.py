@@ -51,11 +51,14 @@ def _width(channels: int, level: int) -> int:
 
 
 class UpBlock(nn.Module):
-    """Transposed conv (x2) + BN + ReLU; the BN is class-conditional when `num_classes` > 0."""
+    """x2 upsampling + BN + ReLU; the BN is class-conditional when `num_classes` > 0. `resize`:
+    nearest-neighbour x2 then a 3x3 conv instead of a transposed conv, which cannot leave
+    checkerboard artefacts (flat regions come out flat)."""
 
-    def __init__(self, c_in: int, c_out: int, num_classes: int = 0):
+    def __init__(self, c_in: int, c_out: int, num_classes: int = 0, resize: bool = False):
         super().__init__()
-        self.conv = nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False)
+        self.conv = (nn.Sequential(nn.Upsample(scale_factor=2), nn.Conv2d(c_in, c_out, 3, 1, 1, bias=False))
+                     if resize else nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False))
         self.norm = CondBatchNorm2d(c_out, num_classes) if num_classes else nn.BatchNorm2d(c_out)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
@@ -67,10 +70,11 @@ class ConvGenerator(nn.Module):
     """z (+ label embedding) -> linear to base x base -> k up-blocks -> 3x3 conv -> tanh.
 
     `cond_bn`: conditional generators also condition every up-block's BatchNorm on the label
-    (stronger label control than the input embedding alone)."""
+    (stronger label control than the input embedding alone). `upsample`: "transposed" or
+    "resize" (see UpBlock)."""
 
     def __init__(self, z_dim: int, out_shape: list[int], channels: int = 64, num_classes: int = 0,
-                 cond_bn: bool = False):
+                 cond_bn: bool = False, upsample: str = "transposed"):
         super().__init__()
         self.z_dim, self.out_shape, self.num_classes = z_dim, list(out_shape), num_classes
         c_out, self.h, self.w = out_shape[0], out_shape[1], out_shape[-1]
@@ -80,7 +84,10 @@ class ConvGenerator(nn.Module):
         self.project = nn.Sequential(nn.Linear(z_dim + self.cond.extra, top * self.base ** 2),
                                      nn.BatchNorm1d(top * self.base ** 2), nn.ReLU())
         bn_classes = num_classes if cond_bn else 0
-        self.up = nn.ModuleList(UpBlock(_width(channels, level), _width(channels, level - 1), bn_classes)
+        if upsample not in ("transposed", "resize"):
+            raise GanforgeError(f"upsample must be 'transposed' or 'resize', got {upsample!r}")
+        self.up = nn.ModuleList(UpBlock(_width(channels, level), _width(channels, level - 1), bn_classes,
+                                        resize=upsample == "resize")
                                 for level in range(k, 0, -1))
         self.to_image = nn.Sequential(nn.Conv2d(channels, c_out, 3, 1, 1), nn.Tanh())
         self.top = top
