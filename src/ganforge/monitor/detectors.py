@@ -309,7 +309,8 @@ def label_collapse(records: list[dict]) -> Finding | None:
                    "G's images look like the data but do not show their class (the label is ignored or the "
                    "class content is not drawn): check `ganforge evaluate RUN` (label accuracy, per-class "
                    "recall) and try more --steps or another --seed; no remedy is measured for this yet "
-                   "(on colour digits, --image-size 32 and a narrower, longer net did not fix it)")
+                   "(on colour digits, --image-size 32, a narrower and longer net, and --ac-weight 1.0 "
+                   "did not fix it)")
 
 
 def ema_class_collapse(records: list[dict]) -> Finding | None:
