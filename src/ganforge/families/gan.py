@@ -157,12 +157,11 @@ def net_specs(cfg, meta: dict, conditional: bool, conv_nets: bool | None) -> dic
     d_common = dict(num_classes=nc, projection=getattr(cfg, "projection", True),
                     aux_classifier=getattr(cfg, "ac_weight", 0) > 0, spectral=cfg.spectral_norm)
     if conv:
+        # upsample is written only when not the default, so earlier runs' specs stay as they were
+        up = getattr(cfg, "upsample", "transposed")
         return {"G": {"net": "conv_g", "kwargs": dict(z_dim=cfg.z_dim, out_shape=shape,
-                                                      channels=cfg.channels, num_classes=nc,
-                                                      cond_bn=nc > 0,
-                                                      **({"upsample": cfg.upsample}
-                                                         if getattr(cfg, "upsample", "transposed") != "transposed"
-                                                         else {}))},
+                                                      channels=cfg.channels, num_classes=nc, cond_bn=nc > 0,
+                                                      **({"upsample": up} if up != "transposed" else {}))},
                 "D": {"net": "conv_d", "kwargs": dict(in_shape=d_shape, channels=cfg.channels, **d_common,
                                                       **({"mbstd": cfg.mbstd} if getattr(cfg, "mbstd", 0) else {}))}}
     return {"G": {"net": "mlp_g", "kwargs": dict(z_dim=cfg.z_dim, out_shape=shape, hidden=cfg.hidden,

@@ -85,7 +85,7 @@ class ConvGenerator(nn.Module):
                                      nn.BatchNorm1d(top * self.base ** 2), nn.ReLU())
         bn_classes = num_classes if cond_bn else 0
         if upsample not in ("transposed", "resize"):
-            raise GanforgeError(f"upsample must be 'transposed' or 'resize', got {upsample!r}")
+            raise GanforgeError(f"--upsample must be 'transposed' or 'resize', got {upsample!r}")
         self.up = nn.ModuleList(UpBlock(_width(channels, level), _width(channels, level - 1), bn_classes,
                                         resize=upsample == "resize")
                                 for level in range(k, 0, -1))
