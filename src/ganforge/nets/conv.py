@@ -101,11 +101,15 @@ class ConvGenerator(nn.Module):
 
 
 class ConvDiscriminator(nn.Module):
+    """Strided convs down to the base size, then a realness logit from the flattened map.
+    `class_pool`: the class terms (projection, AC head) read the map summed over positions
+    (SNGAN's projection D) instead of flattened, so a class is recognised wherever it sits."""
+
     def __init__(self, in_shape: list[int], channels: int = 64, num_classes: int = 0,
                  projection: bool = True, aux_classifier: bool = False, spectral: bool = False,
-                 mbstd: int = 0):
+                 mbstd: int = 0, class_pool: bool = False):
         super().__init__()
-        self.mbstd = mbstd
+        self.mbstd, self.class_pool = mbstd, class_pool
         c_in, self.h, self.w = in_shape[0], in_shape[1], in_shape[-1]
         self.size = build_size(self.h, self.w)
         base, k = pyramid(self.size)
@@ -116,16 +120,17 @@ class ConvDiscriminator(nn.Module):
         self.features = nn.Sequential(*layers)
         extra = base ** 2 if mbstd else 0  # one map: the std across a group, at the last level
         self.head = DiscriminatorHead(_width(channels, k) * base ** 2 + extra, num_classes, projection,
-                                      aux_classifier)
+                                      aux_classifier, _width(channels, k) if class_pool else None)
         dcgan_init(self)
         if spectral:
             apply_spectral_norm(self)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None):
         h = self.features(_pad(x, self.size))
+        pooled = h.sum((2, 3)) if self.class_pool else None
         if self.mbstd:
             h = torch.cat([h, minibatch_std(h, self.mbstd)], 1)
-        return self.head(h.flatten(1), labels)
+        return self.head(h.flatten(1), labels, pooled)
 
 
 def minibatch_std(h: torch.Tensor, group: int) -> torch.Tensor:
