@@ -64,6 +64,8 @@ def cli():
 @click.option("--ac-weight", type=float, help="cgan: AC-GAN classifier loss weight (0 = off).")
 @click.option("--class-pool/--no-class-pool", default=None,
               help="cgan: D's class terms read its features summed over positions (classes anywhere in the image).")
+@click.option("--d-centred/--no-d-centred", default=None,
+              help="cgan: D also reads each image minus its own mean colour (shapes apart from overall colour).")
 @click.option("--mbstd", type=int, help="dcgan/cgan: minibatch-std group size in D (0 = off).")
 @click.option("--upsample", type=click.Choice(["transposed", "resize"]),
               help="dcgan/cgan: how G doubles its size: transposed convs or nearest-neighbour resize + conv.")

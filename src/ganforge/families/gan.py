@@ -78,6 +78,7 @@ class CGANOptions(GANOptions):
     ac_weight: float = 0.0            # > 0: AC-GAN auxiliary classifier head on D
     projection: bool = True           # projection discriminator
     class_pool: bool = False          # conv D: class terms read features summed over positions
+    d_centred: bool = False           # conv D also reads each image minus its mean colour
 
 
 # 2D points (benchmarks/mixtures.py; ring8 and grid25 refine it with their geometry: data/registry.py).
@@ -165,7 +166,8 @@ def net_specs(cfg, meta: dict, conditional: bool, conv_nets: bool | None) -> dic
                                                       **({"upsample": up} if up != "transposed" else {}))},
                 "D": {"net": "conv_d", "kwargs": dict(in_shape=d_shape, channels=cfg.channels, **d_common,
                                                       **({"mbstd": cfg.mbstd} if getattr(cfg, "mbstd", 0) else {}),
-                                                      **({"class_pool": True} if getattr(cfg, "class_pool", False) else {}))}}
+                                                      **({"class_pool": True} if getattr(cfg, "class_pool", False) else {}),
+                                                      **({"centred": True} if getattr(cfg, "d_centred", False) else {}))}}
     return {"G": {"net": "mlp_g", "kwargs": dict(z_dim=cfg.z_dim, out_shape=shape, hidden=cfg.hidden,
                                                  depth=cfg.depth, num_classes=nc,
                                                  tanh=kind == "images")},
