@@ -170,3 +170,45 @@ def test_the_label_probe_reads_whether_images_show_the_asked_class():
     assert shown["probe_label_acc"] > 0.8 and ignored["probe_label_acc"] < 0.2
     assert shown["probe_label_acc_real"] == probes.reader_real and shown["probe_label_chance"] == 0.1
     assert Probes(data, {"z_dim": 4, "num_classes": 10}, "cpu", steps=100).reader is None  # short runs skip it
+
+
+def test_the_class_recall_probe_finds_a_class_drawn_from_one_corner():
+    """A 'G' that draws varied real digits for every class but one image for class 4: the
+    per-class recall probe (reader features, saved generator) names class 4, near 0, while the
+    median class stays covered; drawing every class varied keeps every class covered."""
+    from ganforge.data import load_dataset
+    from ganforge.monitor.probes import Probes
+    data = load_dataset("digits")
+    probes = Probes(data, {"z_dim": 4, "num_classes": 10}, "cpu", steps=500)
+    pool = {c: data.x[data.labels == c] for c in range(10)}
+
+    class Draws(torch.nn.Module):
+        def __init__(self, one_image_class=None):
+            super().__init__()
+            self.one = one_image_class
+
+        def forward(self, z, y):
+            return torch.stack([pool[int(c)][0 if int(c) == self.one else (i * 7) % len(pool[int(c)])]
+                                for i, c in enumerate(y)])
+
+    varied = probes.signals(Draws(), call=1)
+    collapsed = probes.signals(Draws(one_image_class=4), call=1)
+    assert varied["probe_class_recall_min"] > 0.3 and varied["probe_class_recall_floor"] >= 0.5
+    assert collapsed["probe_class_recall_worst"] == 4 and collapsed["probe_class_recall_min"] < 0.1
+    assert collapsed["probe_class_recall_median"] > 0.3
+    assert "probe_class_recall_min" not in probes.signals(Draws(), call=2)  # only with the recall probe
+
+
+def _class_recall_records(worst, median=0.6, floor=0.9):
+    return [{"step": 200 * (i + 1), "div": 0.8, "div_class_min": 0.7, "probe_recall": 0.5, "probe_recall_floor": 0.9,
+             "probe_precision": 0.8, "probe_class_recall_min": w, "probe_class_recall_worst": 0,
+             "probe_class_recall_floor": floor, "probe_class_recall_median": median} for i, w in enumerate(worst)]
+
+
+def test_one_class_left_uncovered_while_the_rest_are_is_a_warning():
+    f = _collapse(_class_recall_records([0.05, 0.04, 0.06]))
+    assert f and f[0].severity == "warning" and f[0].evidence["class"] == 0
+    assert not _collapse(_class_recall_records([0.05, 0.04]))  # too few probes yet
+    assert not _collapse(_class_recall_records([0.02, 0.06, 0.12]))  # climbing out
+    assert not _collapse(_class_recall_records([0.02, 0.03, 0.02], median=0.05))  # early: every class low
+    assert not _collapse(_class_recall_records([0.02, 0.03, 0.02], floor=0.3))  # the real class itself varies little

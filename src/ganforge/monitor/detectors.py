@@ -212,6 +212,9 @@ CLASS_DIV_EMA_SHARE = 0.4  # ... and of its ratio to the live batch's `div`, ove
 LABEL_SHARE = 0.5       # label_collapse: G's images read as the asked class at under half the real rate ...
 LABEL_READER_MIN = 2.0  # ... by a reader that reads real images at least this many times chance ...
 LABEL_CLIMB = 0.05      # ... and not climbing by more than this over those probes
+CLASS_RECALL_MIN = 0.1  # class_recall_collapse: a class's recall (reader features) below this ...
+CLASS_RECALL_REST = 0.3  # ... while the median class's is at least this, over CLASS_RECALL_PROBES
+CLASS_RECALL_PROBES = 3
 
 
 def mode_imbalance(records: list[dict], window: int = 4 * SUSTAIN) -> Finding | None:
@@ -267,10 +270,10 @@ def class_collapse(records: list[dict]) -> Finding | None:
     def stuck(k):  # the last k probes low and not improving
         return len(rec) >= k and max(rec[-k:]) < RECALL_MIN and rec[-1] <= rec[-k] + 0.02
     if not stuck(3):
-        return ema_class_collapse(records)
+        return class_recall_collapse(records) or ema_class_collapse(records)
     floor, precision = probes[-1].get("probe_recall_floor", 1.0), probes[-1].get("probe_precision", 0)
     if floor < 0.5 or precision < PRECISION_MIN:
-        return ema_class_collapse(records)
+        return class_recall_collapse(records) or ema_class_collapse(records)
     low_div = len(ratio) == SUSTAIN and float(np.median(ratio)) < 1 / 3
     return Finding("mode_collapse", "problem" if low_div or stuck(SUSTAIN) else "warning", now["step"],
                    probes[-3]["step"],
@@ -311,6 +314,32 @@ def label_collapse(records: list[dict]) -> Finding | None:
                    "recall) and try more --steps or another --seed; no remedy is measured for this yet "
                    "(on colour digits, --image-size 32, a narrower and longer net, and --ac-weight 1.0 "
                    "did not fix it)")
+
+
+def class_recall_collapse(records: list[dict]) -> Finding | None:
+    """One class of the saved generator covers almost none of its real images while the other
+    classes are covered: in CLASS_RECALL_PROBES probes in a row, the lowest per-class recall in
+    the label reader's features (monitor/probes.py) below CLASS_RECALL_MIN, not climbing, with
+    that class's real-vs-real recall >= 0.5 and the median class's recall >= CLASS_RECALL_REST:
+    a warning. The median gate keeps early training (every class near 0) and whole-set collapse
+    (the pixel recall probe's case) out."""
+    probes = [r for r in records if isinstance(r.get("probe_class_recall_min"), (int, float))][-CLASS_RECALL_PROBES:]
+    if len(probes) < CLASS_RECALL_PROBES:
+        return None
+    low = all(r["probe_class_recall_min"] < CLASS_RECALL_MIN and r.get("probe_class_recall_floor", 0) >= 0.5
+              and r.get("probe_class_recall_median", 0) >= CLASS_RECALL_REST for r in probes)
+    if not low or probes[-1]["probe_class_recall_min"] > probes[0]["probe_class_recall_min"] + LABEL_CLIMB:
+        return None
+    now, c = probes[-1], probes[-1].get("probe_class_recall_worst")
+    return Finding("mode_collapse", "warning", records[-1]["step"], probes[0]["step"],
+                   {"class": c, "class_recall": _fmt(now["probe_class_recall_min"]),
+                    "class_recall_floor": _fmt(now["probe_class_recall_floor"]),
+                    "median_class_recall": _fmt(now["probe_class_recall_median"]),
+                    "note": "k-NN recall of one class's held-aside real images by the saved generator's images "
+                            "of that class, in the features of a small CNN trained on this run's images"},
+                   f"the saved generator draws class {c} from a small part of what that class looks like "
+                   f"(partial mode collapse inside one class): look at that class's samples, compare seeds "
+                   f"(--seed) and check `ganforge evaluate RUN` (per-class recall); no remedy is measured for this yet")
 
 
 def ema_class_collapse(records: list[dict]) -> Finding | None:

@@ -28,6 +28,13 @@ recall 0.001 logged "healthy" at every step). Here:
   run's labelled images, runs of READER_MIN_STEPS+ steps) reads as the asked class, beside its
   accuracy on held-aside real images: a G that draws backgrounds but no class content.
 
+- `probe_class_recall_min` / `probe_class_recall_worst` / `probe_class_recall_floor`: with the
+  label probe, the recall of each class's held-aside real images by the saved generator's images
+  of that class (the EMA copy where the run keeps one), in the reader's features, where pixels
+  could not see it; the lowest class, and that class's real-vs-real recall (the second real
+  sample), and the median class. A generator that draws one class from a small corner of it
+  reads near 0 there while the median class is covered.
+
 All inputs come from a private RNG, G runs in eval mode without gradients: training is untouched.
 """
 from __future__ import annotations
@@ -94,6 +101,8 @@ class Probes:
             train[second] = False  # the second sample is the reader's held-aside real check
             self.reader = train_reader(x, y, self.nc, train.nonzero().flatten())
             self.reader_real = round(self.reader.accuracy(x[second], y[second]), 4)
+            self.ref_rf = self.reader.features(self.ref_x)
+            self.class_floor = self._class_recall(self.ref_rf, self.reader.features(x[second]), y[second])
 
     @classmethod
     def create(cls, data, info: dict, device, steps: int = 0) -> "Probes | None":
@@ -114,17 +123,38 @@ class Probes:
         s = prdc(real_f, fake_f, K_PR, K_DC, cache)
         return {"precision": s["precision"], "recall": s["recall"], "coverage": s["coverage"]}
 
+    def _class_recall(self, real_f: torch.Tensor, fake_f: torch.Tensor, fake_y: torch.Tensor) -> dict[int, float]:
+        """Per class with K_DC+1 or more examples on both sides: recall of the class's real
+        features (ref_y) by the fake features of that class."""
+        out = {}
+        for c in range(self.nc):
+            r, f = real_f[self.ref_y == c], fake_f[fake_y == c]
+            if min(len(r), len(f)) > K_DC:
+                out[c] = prdc(r, f, K_PR, K_DC)["recall"]
+        return out
+
     def _class_div(self, x: torch.Tensor, suffix: str = "") -> dict:
         ratios = [_spread(x[self.div_y == c]) / self.real_spread[c] for c in self.classes]
         worst = min(range(len(ratios)), key=ratios.__getitem__)
         return {f"div_class_min{suffix}": round(ratios[worst], 4), f"div_class_worst{suffix}": self.classes[worst]}
 
-    def _ema_gen(self, ema) -> torch.Tensor:
+    def _ema_gen(self, ema, z=None, y=None) -> torch.Tensor:
         net = copy.deepcopy(ema).eval()
         for m in net.modules():  # BN normalises by the probe batch (running stats are the live G's)
             if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
                 m.train()
-        return net(self.div_z.to(self.device), self.div_y.to(self.device)).float().cpu()
+        z, y = (self.div_z, self.div_y) if z is None else (z, y)
+        return torch.cat([net(z[i:i + 256].to(self.device), y[i:i + 256].to(self.device)).float().cpu()
+                          for i in range(0, len(z), 256)])
+
+    def _worst_class(self, fake: torch.Tensor) -> dict:
+        rec = self._class_recall(self.ref_rf, self.reader.features(fake), self.rec_y)
+        if not rec:
+            return {}
+        c = min(rec, key=rec.get)
+        return {"probe_class_recall_min": round(rec[c], 4), "probe_class_recall_worst": c,
+                "probe_class_recall_floor": round(self.class_floor.get(c, 0.0), 4),
+                "probe_class_recall_median": round(float(torch.tensor(list(rec.values())).median()), 4)}
 
     @torch.no_grad()
     def signals(self, G, call: int, ema=None) -> dict:
@@ -151,6 +181,9 @@ class Probes:
                     if self.reader is not None:
                         out.update(probe_label_acc=round(self.reader.accuracy(fake, self.rec_y), 4),
                                    probe_label_acc_real=self.reader_real, probe_label_chance=round(1 / self.nc, 4))
+                        saved = self._ema_gen(ema, self.rec_z, self.rec_y) if ema is not None else fake
+                        if torch.isfinite(saved).all():
+                            out.update(self._worst_class(saved))
             return out
         finally:
             G.train(was)

@@ -43,6 +43,14 @@ class LabelReader(nn.Module):
         return self.body(x - x.mean((2, 3), keepdim=True))
 
     @torch.no_grad()
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The 64 pooled features before the class layer (per-class recall, probes.py)."""
+        self.eval()
+        body = self.body[:-1]
+        return torch.cat([body((xi := _pool(x[i:i + 256])) - xi.mean((2, 3), keepdim=True))
+                          for i in range(0, len(x), 256)])
+
+    @torch.no_grad()
     def accuracy(self, x: torch.Tensor, y: torch.Tensor) -> float:
         self.eval()
         pred = torch.cat([self(x[i:i + 256]).argmax(1) for i in range(0, len(x), 256)])
