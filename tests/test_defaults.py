@@ -130,3 +130,28 @@ def test_images_built_by_four_doublings_upsample_by_resize_and_smaller_ones_keep
         assert picked == {20: None, 28: None, 32: None, 36: None, 56: None, 60: "resize", 100: "resize"}
     meta = {"kind": "audio", "name": "clips", "shape": [1, 64, 64], "count": 500, "class_names": [], "info": {}}
     assert resolve(family_class("specgan"), {}, meta, "clips").upsample == "transposed"  # as measured on audio
+
+
+def test_a_centred_d_reads_each_image_apart_from_its_colour_and_a_pooled_class_head_builds(tmp_path):
+    """--d-centred: D's first layer gets the image and the image minus its own mean per channel,
+    so a shift of the whole image's colour leaves those extra channels unchanged; --class-pool:
+    the class terms read 1 x width features. Both travel with the run's D and resume."""
+    import torch
+    from ganforge.nets.conv import ConvDiscriminator
+    d = ConvDiscriminator([3, 20, 20], channels=8, num_classes=3, aux_classifier=True, spectral=True,
+                          centred=True, class_pool=True)
+    seen = []
+    d.features[0].register_forward_pre_hook(lambda m, a: seen.append(a[0]))
+    x = torch.rand(4, 3, 20, 20)
+    logit, cls = d(x, torch.tensor([0, 1, 2, 0]))
+    d(x + torch.tensor([0.3, -0.2, 0.1])[:, None, None], torch.tensor([0, 1, 2, 0]))
+    assert logit.shape == (4,) and cls.shape == (4, 3) and seen[0].shape[1] == 6
+    assert torch.allclose(seen[0][:, 3:], seen[1][:, 3:], atol=1e-6) and not torch.allclose(seen[0][:, :3], seen[1][:, :3])
+    assert d.head.aux.in_features == d.head.proj.embedding_dim == 8 * 2 ** 2  # width at the last level
+    np.savez(tmp_path / "a.npz", images=_blobs(8, 20, 3), labels=np.arange(8) % 2)
+    opts = {**TINY, "ckpt_every": 1}
+    run = ganforge.train(str(tmp_path / "a.npz"), out=tmp_path / "r", progress=False, d_centred=True,
+                         class_pool=True, **opts)
+    more = ganforge.train(str(tmp_path / "a.npz"), out=tmp_path / "r", progress=False, resume=True,
+                          **{**opts, "steps": 3})
+    assert run.config["config"]["d_centred"] and more.step == 3 and more.config["config"]["class_pool"]
