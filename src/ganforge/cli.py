@@ -66,6 +66,8 @@ def cli():
               help="cgan: D's class terms read its features summed over positions (classes anywhere in the image).")
 @click.option("--d-centred/--no-d-centred", default=None,
               help="cgan: D also reads each image minus its own mean colour (shapes apart from overall colour).")
+@click.option("--class-guide", type=float,
+              help="cgan: weight of a content classifier, trained on real images only, that G's images must read as the asked class (0 = off).")
 @click.option("--mbstd", type=int, help="dcgan/cgan: minibatch-std group size in D (0 = off).")
 @click.option("--upsample", type=click.Choice(["transposed", "resize"]),
               help="dcgan/cgan: how G doubles its size: transposed convs or nearest-neighbour resize + conv.")

@@ -79,6 +79,7 @@ class CGANOptions(GANOptions):
     projection: bool = True           # projection discriminator
     class_pool: bool = False          # conv D: class terms read features summed over positions
     d_centred: bool = False           # conv D also reads each image minus its mean colour
+    class_guide: float = 0.0          # > 0: a content classifier trained on real images guides G (weight)
 
 
 # 2D points (benchmarks/mixtures.py; ring8 and grid25 refine it with their geometry: data/registry.py).
@@ -190,13 +191,16 @@ class NoiseToDataGAN(Family):
     def __init__(self, cfg, meta: dict):
         self.cfg = cfg
         self.specs = net_specs(cfg, meta, self.conditional, self.conv_nets)
-        self.nets = {k: build_net(s) for k, s in self.specs.items()}
         self.num_classes = self.specs["G"]["kwargs"]["num_classes"]
+        if getattr(cfg, "class_guide", 0) > 0 and self.num_classes and meta["kind"] == "images":
+            self.specs["C"] = {"net": "content_classifier",
+                               "kwargs": {"in_ch": meta["shape"][0], "num_classes": self.num_classes}}
+        self.nets = {k: build_net(s) for k, s in self.specs.items()}
         add_augment(self, cfg, meta)  # net "A" when --augment is on
         self.fast_path = meta["kind"] == "images"  # bf16 autocast + NHWC (train/precision.py)
         self.ema = ("G",) if cfg.ema_decay > 0 else ()
         self.phases = [
-            Phase("D", ("D",), self.d_step, cfg.lr_d, cfg.betas, repeats=cfg.n_critic,
+            Phase("D", ("D", "C") if "C" in self.nets else ("D",), self.d_step, cfg.lr_d, cfg.betas, repeats=cfg.n_critic,
                   keeps_graph=("G",) if self.fast_path else ()),
             Phase("G", ("G",), self.g_step, cfg.lr_g, cfg.betas, fresh_batch=False),
         ]
@@ -247,7 +251,12 @@ class NoiseToDataGAN(Family):
             loss = loss + 0.5 * cfg.r1_gamma * cfg.r1_every * r1_penalty(real_logit, real)
         if real_cls is not None:
             loss = loss + cfg.ac_weight * (F.cross_entropy(real_cls, y) + F.cross_entropy(fake_cls, y))
-        return loss, {"d_loss": loss.detach(),
+        stats = {"d_loss": loss.detach()}
+        if "C" in self.nets:  # the content classifier learns from real images only (never from G's)
+            c_logits = self.nets["C"](batch[0])
+            loss = loss + F.cross_entropy(c_logits, y)
+            stats["C_acc"] = (c_logits.detach().argmax(1) == y).float().mean()
+        return loss, {**stats,
                       "D_real": d_prob(cfg.loss, real_logit.detach()).mean(),
                       "D_fake": d_prob(cfg.loss, fake_logit.detach()).mean(),
                       # share of real scored 'real' and fake 'fake' (health monitor)
@@ -265,6 +274,8 @@ class NoiseToDataGAN(Family):
         loss = g_loss(cfg.loss, logit)
         if cls is not None:
             loss = loss + cfg.ac_weight * F.cross_entropy(cls, y)
+        if "C" in self.nets:
+            loss = loss + cfg.class_guide * F.cross_entropy(self.nets["C"](fake), y)
         return loss, {"g_loss": loss.detach()}
 
     def double_backward_nets(self) -> tuple[str, ...]:

@@ -10,7 +10,7 @@ from torch import nn
 from ..io.errors import GanforgeError
 from .anomaly import Encoder, FAnoGANNet, GanomalyNet
 from .augment import Augment
-from .conv import ConvDiscriminator, ConvGenerator
+from .conv import ContentClassifier, ConvDiscriminator, ConvGenerator
 from .gated import GatedInpaintNet
 from .lapgan import LapGenerator
 from .mlp import MLPDiscriminator, MLPGenerator
@@ -31,6 +31,7 @@ from .wavegan import WaveDiscriminator, WaveGenerator
 NETS: dict[str, type[nn.Module]] = {
     "anomaly_encoder": Encoder,
     "augment": Augment,
+    "content_classifier": ContentClassifier,
     "conv_d": ConvDiscriminator,
     "conv_g": ConvGenerator,
     "fanogan": FAnoGANNet,
