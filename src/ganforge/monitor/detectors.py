@@ -212,8 +212,8 @@ CLASS_DIV_EMA_SHARE = 0.4  # ... and of its ratio to the live batch's `div`, ove
 LABEL_SHARE = 0.5       # label_collapse: G's images read as the asked class at under half the real rate ...
 LABEL_READER_MIN = 2.0  # ... by a reader that reads real images at least this many times chance ...
 LABEL_CLIMB = 0.05      # ... and not climbing by more than this over those probes
-CLASS_RECALL_MIN = 0.1  # class_recall_collapse: a class's recall (reader features) below this ...
-CLASS_RECALL_REST = 0.3  # ... while the median class's is at least this, over CLASS_RECALL_PROBES
+CLASS_RECALL_MIN = 0.1  # class_recall_collapse: the lowest class's recall (reader features) below this ...
+CLASS_RECALL_REST = 0.3  # ... while the median class's is at least this (medians over CLASS_RECALL_PROBES)
 CLASS_RECALL_PROBES = 3
 
 
@@ -318,23 +318,28 @@ def label_collapse(records: list[dict]) -> Finding | None:
 
 def class_recall_collapse(records: list[dict]) -> Finding | None:
     """One class of the saved generator covers almost none of its real images while the other
-    classes are covered: in CLASS_RECALL_PROBES probes in a row, the lowest per-class recall in
-    the label reader's features (monitor/probes.py) below CLASS_RECALL_MIN, not climbing, with
-    that class's real-vs-real recall >= 0.5 and the median class's recall >= CLASS_RECALL_REST:
-    a warning. The median gate keeps early training (every class near 0) and whole-set collapse
-    (the pixel recall probe's case) out."""
+    classes are covered: over the last CLASS_RECALL_PROBES probes, the median of the lowest
+    per-class recall in the label reader's features (monitor/probes.py) below CLASS_RECALL_MIN,
+    not climbing (last <= first + 0.05), the median class's recall at least CLASS_RECALL_REST
+    (median over the probes) and the class's real-vs-real recall >= 0.5: a warning. Medians, as
+    a class of ~170 probe images swings: textures-100 cgan defaults, seed 1, brick (ganforge's
+    CNN recall 0.09 at the end, the saved generator 0.00 here): 0.06, 0.15, 0.00 at steps
+    850-1,250 with the median class at 0.66, 0.75, 0.39. The median-class gate keeps early
+    training (every class near 0) and whole-set collapse (the pixel probe's case) out."""
     probes = [r for r in records if isinstance(r.get("probe_class_recall_min"), (int, float))][-CLASS_RECALL_PROBES:]
     if len(probes) < CLASS_RECALL_PROBES:
         return None
-    low = all(r["probe_class_recall_min"] < CLASS_RECALL_MIN and r.get("probe_class_recall_floor", 0) >= 0.5
-              and r.get("probe_class_recall_median", 0) >= CLASS_RECALL_REST for r in probes)
-    if not low or probes[-1]["probe_class_recall_min"] > probes[0]["probe_class_recall_min"] + LABEL_CLIMB:
+    worst = float(np.median([r["probe_class_recall_min"] for r in probes]))
+    rest = float(np.median([r.get("probe_class_recall_median", 0) for r in probes]))
+    now = probes[-1]
+    if (worst >= CLASS_RECALL_MIN or rest < CLASS_RECALL_REST or now.get("probe_class_recall_floor", 0) < 0.5
+            or now["probe_class_recall_min"] > probes[0]["probe_class_recall_min"] + LABEL_CLIMB):
         return None
-    now, c = probes[-1], probes[-1].get("probe_class_recall_worst")
+    c = now.get("probe_class_recall_worst")
     return Finding("mode_collapse", "warning", records[-1]["step"], probes[0]["step"],
                    {"class": c, "class_recall": _fmt(now["probe_class_recall_min"]),
-                    "class_recall_floor": _fmt(now["probe_class_recall_floor"]),
-                    "median_class_recall": _fmt(now["probe_class_recall_median"]),
+                    f"median_of_last_{CLASS_RECALL_PROBES}": _fmt(worst),
+                    "class_recall_floor": _fmt(now["probe_class_recall_floor"]), "median_class_recall": _fmt(rest),
                     "note": "k-NN recall of one class's held-aside real images by the saved generator's images "
                             "of that class, in the features of a small CNN trained on this run's images"},
                    f"the saved generator draws class {c} from a small part of what that class looks like "
