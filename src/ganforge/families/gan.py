@@ -200,10 +200,12 @@ class NoiseToDataGAN(Family):
         self.fast_path = meta["kind"] == "images"  # bf16 autocast + NHWC (train/precision.py)
         self.ema = ("G",) if cfg.ema_decay > 0 else ()
         self.phases = [
-            Phase("D", ("D", "C") if "C" in self.nets else ("D",), self.d_step, cfg.lr_d, cfg.betas, repeats=cfg.n_critic,
+            Phase("D", ("D",), self.d_step, cfg.lr_d, cfg.betas, repeats=cfg.n_critic,
                   keeps_graph=("G",) if self.fast_path else ()),
             Phase("G", ("G",), self.g_step, cfg.lr_g, cfg.betas, fresh_batch=False),
         ]
+        if "C" in self.nets:  # the content classifier learns first, at the monitor reader's rate
+            self.phases.insert(1, Phase("C", ("C",), self.c_step, 2e-3, (0.9, 0.999), fresh_batch=False))
 
     def _labels(self, batch):
         return batch[1] if self.num_classes else None
@@ -251,12 +253,7 @@ class NoiseToDataGAN(Family):
             loss = loss + 0.5 * cfg.r1_gamma * cfg.r1_every * r1_penalty(real_logit, real)
         if real_cls is not None:
             loss = loss + cfg.ac_weight * (F.cross_entropy(real_cls, y) + F.cross_entropy(fake_cls, y))
-        stats = {"d_loss": loss.detach()}
-        if "C" in self.nets:  # the content classifier learns from real images only (never from G's)
-            c_logits = self.nets["C"](batch[0])
-            loss = loss + F.cross_entropy(c_logits, y)
-            stats["C_acc"] = (c_logits.detach().argmax(1) == y).float().mean()
-        return loss, {**stats,
+        return loss, {"d_loss": loss.detach(),
                       "D_real": d_prob(cfg.loss, real_logit.detach()).mean(),
                       "D_fake": d_prob(cfg.loss, fake_logit.detach()).mean(),
                       # share of real scored 'real' and fake 'fake' (health monitor)
@@ -274,9 +271,17 @@ class NoiseToDataGAN(Family):
         loss = g_loss(cfg.loss, logit)
         if cls is not None:
             loss = loss + cfg.ac_weight * F.cross_entropy(cls, y)
-        if "C" in self.nets:
-            loss = loss + cfg.class_guide * F.cross_entropy(self.nets["C"](fake), y)
+        if "C" in self.nets:  # read in eval mode: its BatchNorm keeps the real images' statistics
+            C = self.nets["C"].eval()
+            loss = loss + cfg.class_guide * F.cross_entropy(C(fake), y)
+            C.train()
         return loss, {"g_loss": loss.detach()}
+
+    def c_step(self, batch, ctx):
+        """The content classifier (--class-guide) learns from real images only, never from G's."""
+        logits = self.nets["C"](batch[0])
+        y = self._labels(batch)
+        return F.cross_entropy(logits, y), {"C_acc": (logits.detach().argmax(1) == y).float().mean()}
 
     def double_backward_nets(self) -> tuple[str, ...]:
         return ("D",) if self.cfg.loss == "wgan-gp" or self.cfg.r1_gamma > 0 else ()
