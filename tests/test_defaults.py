@@ -132,26 +132,17 @@ def test_images_built_by_four_doublings_upsample_by_resize_and_smaller_ones_keep
     assert resolve(family_class("specgan"), {}, meta, "clips").upsample == "transposed"  # as measured on audio
 
 
-def test_a_centred_d_reads_each_image_apart_from_its_colour_and_a_pooled_class_head_builds(tmp_path):
-    """--d-centred: D's first layer gets the image and the image minus its own mean per channel,
-    so a shift of the whole image's colour leaves those extra channels unchanged; --class-pool:
-    the class terms read 1 x width features. Both travel with the run's D and resume."""
-    import torch
-    from ganforge.nets.conv import ConvDiscriminator
-    d = ConvDiscriminator([3, 20, 20], channels=8, num_classes=3, aux_classifier=True, spectral=True,
-                          centred=True, class_pool=True)
-    seen = []
-    d.features[0].register_forward_pre_hook(lambda m, a: seen.append(a[0]))
-    x = torch.rand(4, 3, 20, 20)
-    logit, cls = d(x, torch.tensor([0, 1, 2, 0]))
-    d(x + torch.tensor([0.3, -0.2, 0.1])[:, None, None], torch.tensor([0, 1, 2, 0]))
-    assert logit.shape == (4,) and cls.shape == (4, 3) and seen[0].shape[1] == 6
-    assert torch.allclose(seen[0][:, 3:], seen[1][:, 3:], atol=1e-6) and not torch.allclose(seen[0][:, :3], seen[1][:, :3])
-    assert d.head.aux.in_features == d.head.proj.embedding_dim == 8 * 2 ** 2  # width at the last level
-    np.savez(tmp_path / "a.npz", images=_blobs(8, 20, 3), labels=np.arange(8) % 2)
-    opts = {**TINY, "ckpt_every": 1}
-    run = ganforge.train(str(tmp_path / "a.npz"), out=tmp_path / "r", progress=False, d_centred=True,
-                         class_pool=True, **opts)
-    more = ganforge.train(str(tmp_path / "a.npz"), out=tmp_path / "r", progress=False, resume=True,
-                          **{**opts, "steps": 3})
-    assert run.config["config"]["d_centred"] and more.step == 3 and more.config["config"]["class_pool"]
+
+def test_class_guide_trains_a_content_classifier_on_real_images_and_resumes(tmp_path):
+    """--class-guide: a classifier of real images (its own phase) whose reading of G's images
+    is part of G's loss; it learns the digits within a few dozen steps, travels in the
+    checkpoint, and the saved generator samples without it."""
+    opts = dict(model="cgan", steps=60, batch_size=32, channels=8, log_every=10, sample_every=60, ckpt_every=30,
+                progress=False, class_guide=0.2)
+    run = ganforge.train("digits", out=tmp_path / "r", **opts)
+    acc = [r["C_acc"] for r in run.log if "C_acc" in r]
+    assert len(acc) == 6 and acc[0] < 0.5 < acc[-1]  # chance 0.1
+    more = ganforge.train("digits", out=tmp_path / "r", resume=True, **{**opts, "steps": 70})
+    assert more.step == 70 and [r["C_acc"] for r in more.log if "C_acc" in r]
+    assert ganforge.load(run.path).sample(4, labels=[1, 2, 3, 4], seed=0).samples.shape[0] == 4
+    assert "C_acc" not in ganforge.train("digits", out=tmp_path / "plain", **{**opts, "class_guide": 0.0}).log[-1]

@@ -62,10 +62,6 @@ def cli():
 @click.option("--sample-filter/--no-sample-filter", default=None,
               help="Sampling keeps only fakes D scores like real data (default: on for 2D points).")
 @click.option("--ac-weight", type=float, help="cgan: AC-GAN classifier loss weight (0 = off).")
-@click.option("--class-pool/--no-class-pool", default=None,
-              help="cgan: D's class terms read its features summed over positions (classes anywhere in the image).")
-@click.option("--d-centred/--no-d-centred", default=None,
-              help="cgan: D also reads each image minus its own mean colour (shapes apart from overall colour).")
 @click.option("--class-guide", type=float,
               help="cgan: weight of a content classifier, trained on real images only, that G's images must read as the asked class (0 = off).")
 @click.option("--mbstd", type=int, help="dcgan/cgan: minibatch-std group size in D (0 = off).")

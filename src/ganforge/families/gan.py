@@ -77,8 +77,6 @@ class CGANOptions(GANOptions):
     upsample: str = "transposed"      # G's x2 steps: transposed | resize (nearest + 3x3 conv)
     ac_weight: float = 0.0            # > 0: AC-GAN auxiliary classifier head on D
     projection: bool = True           # projection discriminator
-    class_pool: bool = False          # conv D: class terms read features summed over positions
-    d_centred: bool = False           # conv D also reads each image minus its mean colour
     class_guide: float = 0.0          # > 0: a content classifier trained on real images guides G (weight)
 
 
@@ -166,9 +164,7 @@ def net_specs(cfg, meta: dict, conditional: bool, conv_nets: bool | None) -> dic
                                                       channels=cfg.channels, num_classes=nc, cond_bn=nc > 0,
                                                       **({"upsample": up} if up != "transposed" else {}))},
                 "D": {"net": "conv_d", "kwargs": dict(in_shape=d_shape, channels=cfg.channels, **d_common,
-                                                      **({"mbstd": cfg.mbstd} if getattr(cfg, "mbstd", 0) else {}),
-                                                      **({"class_pool": True} if getattr(cfg, "class_pool", False) else {}),
-                                                      **({"centred": True} if getattr(cfg, "d_centred", False) else {}))}}
+                                                      **({"mbstd": cfg.mbstd} if getattr(cfg, "mbstd", 0) else {}))}}
     return {"G": {"net": "mlp_g", "kwargs": dict(z_dim=cfg.z_dim, out_shape=shape, hidden=cfg.hidden,
                                                  depth=cfg.depth, num_classes=nc,
                                                  tanh=kind == "images")},

@@ -101,20 +101,12 @@ class ConvGenerator(nn.Module):
 
 
 class ConvDiscriminator(nn.Module):
-    """Strided convs down to the base size, then a realness logit from the flattened map.
-    `class_pool`: the class terms (projection, AC head) read the map summed over positions
-    (SNGAN's projection D) instead of flattened, so a class is recognised wherever it sits.
-    `centred`: D reads each image beside the same image minus its own mean per channel, so
-    shapes are seen apart from the overall colour (raw colour still reaches D). On colour digits
-    with random colours (mnist5k-rgb-64), this D trained as a plain classifier read 53% of
-    held-out digits after 800 steps, 11% without."""
-
     def __init__(self, in_shape: list[int], channels: int = 64, num_classes: int = 0,
                  projection: bool = True, aux_classifier: bool = False, spectral: bool = False,
-                 mbstd: int = 0, class_pool: bool = False, centred: bool = False):
+                 mbstd: int = 0):
         super().__init__()
-        self.mbstd, self.class_pool, self.centred = mbstd, class_pool, centred
-        c_in, self.h, self.w = in_shape[0] * (2 if centred else 1), in_shape[1], in_shape[-1]
+        self.mbstd = mbstd
+        c_in, self.h, self.w = in_shape[0], in_shape[1], in_shape[-1]
         self.size = build_size(self.h, self.w)
         base, k = pyramid(self.size)
         layers = [nn.Conv2d(c_in, channels, 3, 1, 1), nn.LeakyReLU(0.2)]
@@ -124,19 +116,16 @@ class ConvDiscriminator(nn.Module):
         self.features = nn.Sequential(*layers)
         extra = base ** 2 if mbstd else 0  # one map: the std across a group, at the last level
         self.head = DiscriminatorHead(_width(channels, k) * base ** 2 + extra, num_classes, projection,
-                                      aux_classifier, _width(channels, k) if class_pool else None)
+                                      aux_classifier)
         dcgan_init(self)
         if spectral:
             apply_spectral_norm(self)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None):
-        if self.centred:  # the mean of the image itself, before any padding
-            x = torch.cat([x, x - x.mean((2, 3), keepdim=True)], 1)
         h = self.features(_pad(x, self.size))
-        pooled = h.sum((2, 3)) if self.class_pool else None
         if self.mbstd:
             h = torch.cat([h, minibatch_std(h, self.mbstd)], 1)
-        return self.head(h.flatten(1), labels, pooled)
+        return self.head(h.flatten(1), labels)
 
 
 class ContentClassifier(nn.Module):

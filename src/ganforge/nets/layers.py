@@ -46,22 +46,19 @@ class DiscriminatorHead(nn.Module):
     <embed(y), h> (Miyato & Koyama 2018) and an AC-GAN class head (Odena et al. 2017)."""
 
     def __init__(self, feat_dim: int, num_classes: int = 0, projection: bool = True,
-                 aux_classifier: bool = False, class_dim: int | None = None):
+                 aux_classifier: bool = False):
         super().__init__()
-        class_dim = class_dim or feat_dim  # the class terms may read other features (see forward)
         self.out = nn.Linear(feat_dim, 1)
-        self.proj = nn.Embedding(num_classes, class_dim) if num_classes > 0 and projection else None
-        self.aux = nn.Linear(class_dim, num_classes) if num_classes > 0 and aux_classifier else None
+        self.proj = nn.Embedding(num_classes, feat_dim) if num_classes > 0 and projection else None
+        self.aux = nn.Linear(feat_dim, num_classes) if num_classes > 0 and aux_classifier else None
         if self.proj is not None:
             nn.init.normal_(self.proj.weight, 0.0, 0.02)
 
-    def forward(self, h: torch.Tensor, labels: torch.Tensor | None, h_class: torch.Tensor | None = None):
-        """`h_class`: features for the class terms (default `h`), e.g. spatially pooled ones."""
-        h_class = h if h_class is None else h_class
+    def forward(self, h: torch.Tensor, labels: torch.Tensor | None):
         logit = self.out(h).squeeze(1)
         if self.proj is not None and labels is not None:
-            logit = logit + (self.proj(labels) * h_class).sum(dim=1)
-        cls = self.aux(h_class) if self.aux is not None else None
+            logit = logit + (self.proj(labels) * h).sum(dim=1)
+        cls = self.aux(h) if self.aux is not None else None
         return logit, cls
 
 
