@@ -77,7 +77,10 @@ class CGANOptions(GANOptions):
     upsample: str = "transposed"      # G's x2 steps: transposed | resize (nearest + 3x3 conv)
     ac_weight: float = 0.0            # > 0: AC-GAN auxiliary classifier head on D
     projection: bool = True           # projection discriminator
-    class_guide: float = 0.0          # > 0: a content classifier trained on real images guides G (weight)
+    # > 0: a content classifier trained on real images guides G (weight). mnist5k-rgb-64 (seed 0):
+    # 0.2 raised the judge's label accuracy 14.9% -> 46.8% (FID 48.3 -> 52.8, recall 0.69 -> 0.49);
+    # 1.0 drew one image per class
+    class_guide: float = 0.0
 
 
 # 2D points (benchmarks/mixtures.py; ring8 and grid25 refine it with their geometry: data/registry.py).
