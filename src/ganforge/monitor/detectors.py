@@ -296,7 +296,8 @@ def label_collapse(records: list[dict]) -> Finding | None:
     as the asked class, real 86%; lowest class recall 0.01) at within-class diversity 0.8 and
     pixel precision 0.81. A healthy mnist5k cGAN climbs: 0.09, 0.34, 0.37, 0.51, 0.71 at steps
     50-850 (real 0.89), its pixel precision 0.35 / 0.26 at steps 250 / 450. Tried there (seed 0,
-    generalisation_tuning.jsonl): --class-guide 0.2 (judge 47% vs 15%, FID 52.8 vs 48.3); at 1.0
+    generalisation_tuning.jsonl): --class-guide 0.2 (judge 47% vs 15%, FID 52.8 vs 48.3; held-out
+    shapes-60 35% vs 29%, chance 25%, FID 145 vs 111); at 1.0
     G drew one image per class; D's class terms on position-pooled features, and a D reading each
     image minus its mean colour, did not help (the latter collapsed G), so neither was kept."""
     probes = [r for r in records if isinstance(r.get("probe_label_acc"), (int, float))][-3:]
