@@ -146,3 +146,5 @@ def test_class_guide_trains_a_content_classifier_on_real_images_and_resumes(tmp_
     assert more.step == 70 and [r["C_acc"] for r in more.log if "C_acc" in r]
     assert ganforge.load(run.path).sample(4, labels=[1, 2, 3, 4], seed=0).samples.shape[0] == 4
     assert "C_acc" not in ganforge.train("digits", out=tmp_path / "plain", **{**opts, "class_guide": 0.0}).log[-1]
+    with pytest.raises(ganforge.GanforgeError, match="--class-guide needs labelled images"):
+        ganforge.train("ring8", out=tmp_path / "pts", model="cgan", steps=2, progress=False, class_guide=0.2)

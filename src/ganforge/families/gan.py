@@ -192,7 +192,10 @@ class NoiseToDataGAN(Family):
         self.cfg = cfg
         self.specs = net_specs(cfg, meta, self.conditional, self.conv_nets)
         self.num_classes = self.specs["G"]["kwargs"]["num_classes"]
-        if getattr(cfg, "class_guide", 0) > 0 and self.num_classes and meta["kind"] == "images":
+        if getattr(cfg, "class_guide", 0) > 0:
+            if meta["kind"] != "images":
+                raise GanforgeError(f"--class-guide needs labelled images, but '{meta['name']}' is "
+                                    f"{meta['kind']}; drop it")
             self.specs["C"] = {"net": "content_classifier",
                                "kwargs": {"in_ch": meta["shape"][0], "num_classes": self.num_classes}}
         self.nets = {k: build_net(s) for k, s in self.specs.items()}
