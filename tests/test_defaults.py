@@ -132,7 +132,6 @@ def test_images_built_by_four_doublings_upsample_by_resize_and_smaller_ones_keep
     assert resolve(family_class("specgan"), {}, meta, "clips").upsample == "transposed"  # as measured on audio
 
 
-
 def test_class_guide_trains_a_content_classifier_on_real_images_and_resumes(tmp_path):
     """--class-guide: a classifier of real images (its own phase) whose reading of G's images
     is part of G's loss; it learns the digits within a few dozen steps, travels in the

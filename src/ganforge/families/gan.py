@@ -79,8 +79,8 @@ class CGANOptions(GANOptions):
     projection: bool = True           # projection discriminator
     # > 0: a content classifier trained on real images guides G (weight). mnist5k-rgb-64 (seed 0):
     # 0.2 raised the judge's label accuracy 14.9% -> 46.8% (FID 48.3 -> 52.8, recall 0.69 -> 0.49);
-    # 0.5 (judge 38.9%, recall 0.05) and 1.0 drew about one image per class. Held-out shapes-60 (seed 1): 28.6% -> 35.3% (chance 25%), FID
-    # 111 -> 145: too little for a default, so it stays opt-in.
+    # 0.5 (judge 38.9%, recall 0.05) and 1.0 drew about one image per class. Held-out shapes-60
+    # (seed 1): 28.6% -> 35.3% (chance 25%), FID 111 -> 145: too little for a default, so opt-in.
     class_guide: float = 0.0
 
 

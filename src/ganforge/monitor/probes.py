@@ -138,14 +138,15 @@ class Probes:
         worst = min(range(len(ratios)), key=ratios.__getitem__)
         return {f"div_class_min{suffix}": round(ratios[worst], 4), f"div_class_worst{suffix}": self.classes[worst]}
 
-    def _ema_gen(self, ema, z=None, y=None) -> torch.Tensor:
+    @staticmethod
+    def _ema_net(ema):
+        """A copy of the EMA G whose BN normalises by the probe batch (the running statistics
+        are the live G's); the EMA copy itself is untouched."""
         net = copy.deepcopy(ema).eval()
-        for m in net.modules():  # BN normalises by the probe batch (running stats are the live G's)
+        for m in net.modules():
             if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
                 m.train()
-        z, y = (self.div_z, self.div_y) if z is None else (z, y)
-        return torch.cat([net(z[i:i + 256].to(self.device), y[i:i + 256].to(self.device)).float().cpu()
-                          for i in range(0, len(z), 256)])
+        return net
 
     def _worst_class(self, fake: torch.Tensor) -> dict:
         rec = self._class_recall(self.ref_rf, self.reader.features(fake), self.rec_y)
@@ -163,13 +164,14 @@ class Probes:
         G.eval()
         try:
             out = {}
+            ema_net = self._ema_net(ema) if ema is not None and self.classes else None  # one copy per call
             if self.classes:
                 x = self._gen(G, self.div_z, self.div_y)
                 if not torch.isfinite(x).all():
                     return {}
                 out.update(self._class_div(x))
-                if ema is not None:
-                    xe = self._ema_gen(ema)
+                if ema_net is not None:
+                    xe = self._gen(ema_net, self.div_z, self.div_y)
                     if torch.isfinite(xe).all():
                         out.update(self._class_div(xe, "_ema"))
             if call % RECALL_EVERY == 1 or RECALL_EVERY == 1:
@@ -181,7 +183,7 @@ class Probes:
                     if self.reader is not None:
                         out.update(probe_label_acc=round(self.reader.accuracy(fake, self.rec_y), 4),
                                    probe_label_acc_real=self.reader_real, probe_label_chance=round(1 / self.nc, 4))
-                        saved = self._ema_gen(ema, self.rec_z, self.rec_y) if ema is not None else fake
+                        saved = fake if ema_net is None else self._gen(ema_net, self.rec_z, self.rec_y)
                         if torch.isfinite(saved).all():
                             out.update(self._worst_class(saved))
             return out

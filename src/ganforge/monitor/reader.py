@@ -15,40 +15,19 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import nn
+
+from ..nets.conv import ContentClassifier
 
 READER_SIZE = 32
 READER_STEPS = 300
 READER_MIN_STEPS = 500
 
 
-def _pool(x: torch.Tensor) -> torch.Tensor:
-    x = x.float()
-    if max(x.shape[-2:]) > READER_SIZE:
-        x = F.adaptive_avg_pool2d(x, (min(READER_SIZE, x.shape[-2]), min(READER_SIZE, x.shape[-1])))
-    return x
+class LabelReader(ContentClassifier):
+    """The reader: nets/conv.py's ContentClassifier without its last max-pool, at READER_SIZE."""
 
-
-class LabelReader(nn.Module):
     def __init__(self, channels: int, classes: int):
-        super().__init__()
-        def block(i, o):
-            return [nn.Conv2d(i, o, 3, padding=1), nn.BatchNorm2d(o), nn.ReLU()]
-        self.body = nn.Sequential(*block(channels, 16), nn.MaxPool2d(2), *block(16, 32), nn.MaxPool2d(2),
-                                  *block(32, 64), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, classes))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = _pool(x)
-        # content, not the image's overall colour: each channel minus its image mean
-        return self.body(x - x.mean((2, 3), keepdim=True))
-
-    @torch.no_grad()
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        """The 64 pooled features before the class layer (per-class recall, probes.py)."""
-        self.eval()
-        body = self.body[:-1]
-        return torch.cat([body((xi := _pool(x[i:i + 256])) - xi.mean((2, 3), keepdim=True))
-                          for i in range(0, len(x), 256)])
+        super().__init__(channels, classes, size=READER_SIZE, pool_last=False)
 
     @torch.no_grad()
     def accuracy(self, x: torch.Tensor, y: torch.Tensor) -> float:
@@ -71,7 +50,7 @@ def train_reader(x: torch.Tensor, y: torch.Tensor, classes: int, items: torch.Te
         for _ in range(READER_STEPS):
             idx = items[torch.randint(len(items), (64,), generator=g)]
             dy, dx = torch.randint(-2, 3, (2,), generator=g).tolist()
-            loss = F.cross_entropy(net(torch.roll(_pool(x[idx]), (dy, dx), (2, 3))), y[idx].long())
+            loss = F.cross_entropy(net(torch.roll(net.pool(x[idx].float()), (dy, dx), (2, 3))), y[idx].long())
             opt.zero_grad()
             loss.backward()
             opt.step()

@@ -131,24 +131,36 @@ class ConvDiscriminator(nn.Module):
 class ContentClassifier(nn.Module):
     """A small classifier of what an image shows: the image minus its own mean per channel
     (shapes apart from overall colour), average-pooled to at most `size` px, three conv blocks
-    with BatchNorm, a linear class layer (the monitor's label reader's design). cgan's
-    --class-guide trains it on real images only and reads G's images with it in eval mode; G
-    learns to make images it reads as the asked class. Trained alone on colour digits with random
-    colours (mnist5k-rgb-64), a D-like net read 11% of held-out digits after 800 steps, 71% with
-    the mean colour taken out."""
+    with BatchNorm, a linear class layer. cgan's --class-guide trains it on real images only and
+    reads G's images with it in eval mode (measured with `pool_last`); the health monitor's label
+    reader (monitor/reader.py) is the same net without the last max-pool. Trained alone on colour
+    digits with random colours (mnist5k-rgb-64), a D-like net read 11% of held-out digits after
+    800 steps, 71% with the mean colour taken out."""
 
-    def __init__(self, in_ch: int, num_classes: int, width: int = 16, size: int = 32):
+    def __init__(self, in_ch: int, num_classes: int, width: int = 16, size: int = 32, pool_last: bool = True):
         super().__init__()
         self.size = size
-        def block(i, o):
-            return [nn.Conv2d(i, o, 3, padding=1), nn.BatchNorm2d(o), nn.ReLU(), nn.MaxPool2d(2)]
-        self.body = nn.Sequential(*block(in_ch, width), *block(width, 2 * width), *block(2 * width, 4 * width),
+        def block(i, o, pool=True):
+            return [nn.Conv2d(i, o, 3, padding=1), nn.BatchNorm2d(o), nn.ReLU()] + ([nn.MaxPool2d(2)] if pool else [])
+        self.body = nn.Sequential(*block(in_ch, width), *block(width, 2 * width), *block(2 * width, 4 * width, pool_last),
                                   nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4 * width, num_classes))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def pool(self, x: torch.Tensor) -> torch.Tensor:
         if max(x.shape[-2:]) > self.size:
             x = F.adaptive_avg_pool2d(x, (min(self.size, x.shape[-2]), min(self.size, x.shape[-1])))
+        return x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.pool(x)
         return self.body(x - x.mean((2, 3), keepdim=True))
+
+    @torch.no_grad()
+    def features(self, x: torch.Tensor, batch: int = 256) -> torch.Tensor:
+        """The pooled features before the class layer, in eval mode."""
+        self.eval()
+        body = self.body[:-1]
+        return torch.cat([body((xi := self.pool(x[i:i + batch])) - xi.mean((2, 3), keepdim=True))
+                          for i in range(0, len(x), batch)])
 
 
 def minibatch_std(h: torch.Tensor, group: int) -> torch.Tensor:
