@@ -9,7 +9,10 @@ tests/test_docs.py runs the check, so the page cannot drift from the code.
 from __future__ import annotations
 
 import argparse
+import inspect
+import io
 import sys
+import tokenize
 from dataclasses import MISSING, fields
 from pathlib import Path
 
@@ -44,13 +47,37 @@ def _train_help() -> dict[str, str]:
             for p in cli.commands["train"].params if isinstance(p, click.Option)}
 
 
-def _rows(opts, helps: dict) -> list[str]:
+def _field_comments(cls) -> dict[str, str]:
+    """An options dataclass's fields by name with the comment that ends their line (the help of
+    options that have no `ganforge train` flag), from this class and the classes it extends."""
+    out: dict[str, str] = {}
+    for klass in reversed(cls.__mro__[:-1]):
+        try:
+            source = inspect.getsource(klass)
+        except (OSError, TypeError):
+            continue
+        name = None
+        for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+            if tok.type == tokenize.NAME and name is None and tok.start[1] == 4:
+                name = tok.string  # a field line starts at the class body's indent
+            elif tok.type == tokenize.COMMENT and name:
+                out[name] = tok.string.lstrip("# ").strip()
+            elif tok.type in (tokenize.NEWLINE, tokenize.NL):
+                name = None
+    return out
+
+
+DATA_HELP = "The data: a built-in set's name, a folder, or a file (.npz, .csv, ...); see the table at the bottom."
+
+
+def _rows(opts, helps: dict, comments: dict | None = None) -> list[str]:
     from ganforge.families.options import flag
     lines = ["| option | type | default | what it does |", "|---|---|---|---|"]
     for f in opts:
         where = ("`DATA` (the argument)" if f.name == "data" else f"`{flag(f.name)}`" if f.name in helps
                  else f"`{f.name}` (config file / API)")
-        text = helps.get(f.name, "").replace("|", "\\|")
+        text = (DATA_HELP if f.name == "data" else helps.get(f.name) or (comments or {}).get(f.name, "")
+                ).replace("|", "\\|")
         if f.metadata.get("run"):
             text = (text + " " if text else "") + "*(how to run: may change on resume)*"
         lines.append(f"| {where} | {_type(f)} | {_default(f)} | {text} |")
@@ -77,7 +104,7 @@ def render() -> str:
            "",
            "## Common options (every family)",
            ""]
-    out += _rows(fields(RunOptions), helps)
+    out += _rows(fields(RunOptions), helps, _field_comments(RunOptions))
     common = {f.name for f in fields(RunOptions)}
     for name, cls in FAMILIES.items():
         own = [f for f in fields(cls.Options) if f.name not in common]
@@ -88,7 +115,7 @@ def render() -> str:
         presets = getattr(cls, "presets", {})
         if presets:
             out += ["Presets: " + "; ".join(f"`{p}` = {_kv(v)}" for p, v in presets.items()) + ".", ""]
-        out += _rows(own, helps) if own else ["Only the common options."]
+        out += _rows(own, helps, _field_comments(cls.Options)) if own else ["Only the common options."]
     out += ["", "## Built-in data and their recipes", "",
             "| name | kind | what | recipe (default family: options) |", "|---|---|---|---|"]
     for name, s in DATASETS.items():

@@ -202,3 +202,12 @@ def test_the_readme_stays_a_manual():
     # one short section per kind of work (images, tables, image to image, text, series and audio,
     # anomalies, watching and sweeps): details live in docs/
     assert lines <= 420, f"README.md has {lines} lines: move reference material to docs/"
+
+
+def test_every_option_on_the_options_page_says_what_it_does():
+    rows = [line for line in (ROOT / "docs" / "options.md").read_text().splitlines()
+            if line.startswith("| `") and line.count("|") >= 5]
+    assert len(rows) > 100, "the page lists the options"
+    blank = [r.split("|")[1].strip() for r in rows if not r.rstrip("| ").split("|")[-1].strip()
+             or r.rstrip().endswith("|  |")]
+    assert not blank, f"options without a description (write a comment on the field's line): {blank}"

@@ -42,7 +42,7 @@ class RunOptions:
     batch_size: int = 64
     lr_g: float = 2e-4
     lr_d: float = 2e-4
-    betas: tuple[float, float] = (0.5, 0.999)
+    betas: tuple[float, float] = (0.5, 0.999)  # Adam betas of both nets (the families' recipes set their own)
     lr_decay: bool = False            # linear decay of both learning rates to 0 over the run
     seed: int = 0
     device: str = run_option("auto")

@@ -50,11 +50,11 @@ class Text2ImgOptions(RunOptions):
     spectral_norm: bool = True
     ema_decay: float = 0.999
     image_size: int | None = None
-    text_encoder: str = "minilm"      # data/text.py ENCODERS
+    text_encoder: str = "minilm"      # sentence encoder: "minilm" (packaged, offline) or one added with register_encoder
     text_norm: str = "dim"            # G's view of the embedding: "dim" standardised per dimension, "global" one scale
     text_noise: float = 0.0           # noise of this expected length on the (unit) embeddings G trains on
     interp_weight: float = 0.0        # GAN-INT-CLS: G also fools D on midpoints of two captions' embeddings
-    word_dropout: float = 0.0         # also train on captions with words dropped at this rate; WORD_DROPOUT by default
+    word_dropout: float = 0.0         # also train on each caption with words dropped at this rate (0 = off)
 
 
 def _fake_term(kind: str, logit: torch.Tensor) -> torch.Tensor:
