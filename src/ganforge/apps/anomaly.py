@@ -42,6 +42,11 @@ DEFAULT_METHOD = {"images": "ganomaly", "other": "fanogan"}
 # AUROC: recon+latent 0.826, +knn 0.847; with one normal class (P1) it lowered it (0.909 -> 0.902),
 # so one class keeps the family's default.
 MULTI_CLASS_SCORE = "recon+latent+knn"
+# Detectors fitted with different seeds on the same split, their standardized scores averaged
+# (--members). Chosen on mnist5k, one class normal (P1), classes 2 and 8, three seeds each: mean
+# AUROC of one detector 0.894, of the three seeds' mean 0.906 (two: 0.905).
+DEFAULT_MEMBERS = 3
+MAX_MEMBERS = 16
 TABLE_SUFFIXES = (".csv", ".tsv")
 MIN_NORMAL = 50
 ANOMALY_JSON = "anomaly.json"
@@ -155,13 +160,17 @@ def threshold_at(scores: np.ndarray, fpr: float) -> float:
 
 def fit(data, out: str | Path, method: str | None = None, normal_class=None, fpr: float = 0.05,
         seed: int = 0, image_size: int | None = None, progress: bool = True, callbacks=(),
-        **options) -> AnomalyRun:
+        members: int = DEFAULT_MEMBERS, **options) -> AnomalyRun:
     """Fit a `method` detector on normal `data` into the run folder `out`. `normal_class`: the
-    classes of a labelled set that are normal (the rest is left out). Other options are the
-    family's (steps, batch_size, z_dim, ...: `ganforge train --help`). `method` None: the one
-    measured best for what the data is (DEFAULT_METHOD)."""
+    classes of a labelled set that are normal (the rest is left out). `members`: detectors
+    trained with different seeds whose standardized scores are averaged (member 0 trains in
+    `out`, the others in `out`/members/i). Other options are the family's (steps, batch_size,
+    z_dim, ...: `ganforge train --help`). `method` None: the one measured best for what the data
+    is (DEFAULT_METHOD)."""
     if method is not None and method not in METHODS:
         raise GanforgeError(f"unknown anomaly method '{method}'; choose one of {', '.join(METHODS)}")
+    if not isinstance(members, int) or not 1 <= members <= MAX_MEMBERS:
+        raise GanforgeError(f"--members must be a whole number from 1 to {MAX_MEMBERS}, got {members}")
     threshold_at(np.zeros(1), fpr)  # checks fpr before any work
     run = RunDir(out)
     if run.path.exists() and any(run.path.iterdir()):
@@ -176,31 +185,51 @@ def fit(data, out: str | Path, method: str | None = None, normal_class=None, fpr
     if method == "ganomaly" and full.kind == "images" and n_classes > 1 and options.get("anomaly_score") is None:
         options["anomaly_score"] = MULTI_CLASS_SCORE
     train, x_choose, x_calib = split_normal(full, seed)
-    opts = {**options, "seed": seed, "data": train.name, "out": str(run.path)}
-    if options.get("batch_size") is None:  # a small normal set: one batch of all of it
-        opts["batch_size"] = min(len(train.x), family.defaults(train.meta()).get("batch_size", 64))
-    # "": the family's defaults for what the data is; a built-in set's GAN recipe does not apply
-    cfg = resolve(family, opts, train.meta(), "")
-    chooser = ChooseOnNormal(x_choose)
-    trainer = run_fit(family, train, cfg, run.path, callbacks=[chooser, *callbacks], progress=progress)
-    if chooser.best is None:
-        raise GanforgeError(f"training stopped at step {trainer.step} before the detector could be "
-                            f"chosen; see {run.path / 'log.jsonl'}")
-    err, step, det = chooser.best
-    det.standardize_on(x_choose, train.x, seed=seed)  # summed parts: each part's scale, from the same normal items
-    det.save(run.path)  # the chosen detector is the run's model
+    chosen = [_fit_member(family, train, x_choose, options, seed, i, run.path, callbacks, progress)
+              for i in range(members)]
+    det = Detector.ensemble([c[2] for c in chosen], x_choose)
+    det.save(run.path)  # the chosen detector (or the members' mean) is the run's model
+    err, step = chosen[0][0], chosen[0][1]
     calib = det.scores(x_calib)
     doc = {"method": method, "score": det.info["score"], "higher_is_anomalous": True,
            "threshold": (t := threshold_at(calib, fpr)), "fpr": fpr,
            "threshold_protocol": f"{int((calib > t).sum())} of {len(calib)} held-out normal items "
                                  f"({(calib > t).mean():.1%}) score above it; asked: at most {fpr:.1%}",
-           "chosen_step": step, "chosen_by": f"lowest mean reconstruction error on {len(x_choose)} "
-                                             f"held-out normal items ({err:.5g})",
+           "chosen_step": step, "chosen_by": ("" if members == 1 else "for each member, ") +
+                                             f"lowest mean reconstruction error on {len(x_choose)} "
+                                             f"held-out normal items ({err:.5g}" + ("" if members == 1 else
+                                                                               " for member 0") + ")",
+           "members": [{"seed": _member_seed(seed, i), "chosen_step": c[1], "val_recon": c[0]}
+                       for i, c in enumerate(chosen)],
            "normal_items": {"train": len(train.x), "choose": len(x_choose), "threshold": len(calib)},
            "normal_classes": full.info.get("normal_classes"), "image_size": image_size,
            "calibration_scores": sorted(float(s) for s in calib)}
     atomic_write_text(run.path / ANOMALY_JSON, json.dumps(doc, indent=2))
     return AnomalyRun(run.path, doc)
+
+
+def _member_seed(seed: int, i: int) -> int:
+    return seed + 1000 * i  # member 0 trains as a one-detector fit of the same seed
+
+
+def _fit_member(family, train: Dataset, x_choose: torch.Tensor, options: dict, seed: int, i: int,
+                root: Path, callbacks, progress: bool) -> tuple[float, int, Detector]:
+    """Train member `i` into `root` (member 0) or `root`/members/i; (error, step, detector) of its
+    checkpoint with the lowest reconstruction error on the held-out normal items `x_choose`."""
+    out = root if i == 0 else root / "members" / str(i)
+    opts = {**options, "seed": _member_seed(seed, i), "data": train.name, "out": str(out)}
+    if options.get("batch_size") is None:  # a small normal set: one batch of all of it
+        opts["batch_size"] = min(len(train.x), family.defaults(train.meta()).get("batch_size", 64))
+    # "": the family's defaults for what the data is; a built-in set's GAN recipe does not apply
+    cfg = resolve(family, opts, train.meta(), "")
+    chooser = ChooseOnNormal(x_choose)
+    trainer = run_fit(family, train, cfg, out, callbacks=[chooser, *callbacks], progress=progress)
+    if chooser.best is None:
+        raise GanforgeError(f"training stopped at step {trainer.step} before the detector could be "
+                            f"chosen; see {out / 'log.jsonl'}")
+    err, step, det = chooser.best
+    det.standardize_on(x_choose, train.x, seed=seed)  # summed parts: each part's scale, from the same normal items
+    return err, step, det
 
 
 # ---- score ----------------------------------------------------------------------------------

@@ -38,18 +38,21 @@ def anomaly():
                    "plus the kNN distance of the code to training codes (default for images: recon+latent; "
                    "recon+latent+knn where the normal data spans several classes).")
 @click.option("--image-size", type=int, help="Resize images to this square size.")
+@click.option("--members", type=int, default=3, show_default=True,
+              help="Detectors trained with different seeds; their standardized scores are averaged "
+                   "(1 = one detector, a third of the time).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", help="auto, cpu, cuda, cuda:1 ...")
 @click.option("--threads", type=int, help="CPU threads (default auto).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def fit_command(data, out, method, normal_class, fpr, quiet, image_size, seed, **options):
+def fit_command(data, out, method, normal_class, fpr, quiet, image_size, seed, members, **options):
     """Fit a detector on DATA, normal items only: images (built-in set, folder, .npz), 2D points
     or a table (.csv). 20% of it is held out: half chooses the checkpoint (lowest reconstruction
     error), half sets the threshold at --fpr."""
     from .anomaly import fit
     classes = normal_class.split(",") if normal_class else None
     run = fit(data, out, method=method, normal_class=classes, fpr=fpr, seed=seed, image_size=image_size,
-              progress=not quiet, **{k: v for k, v in options.items() if v is not None})
+              progress=not quiet, members=members, **{k: v for k, v in options.items() if v is not None})
     d = run.doc
     click.echo(f"fitted {d['method']} on {d['normal_items']['train']} normal items -> {run.path} "
                f"(checkpoint of step {d['chosen_step']}, {d['chosen_by']})")

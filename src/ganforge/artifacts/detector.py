@@ -27,6 +27,24 @@ class Detector:
         return self.info["family"]
 
     @classmethod
+    def ensemble(cls, dets: list["Detector"], x: torch.Tensor) -> "Detector":
+        """One detector of several fitted with different seeds: the mean of their scores, each
+        standardized by its mean and sd on `x` (held-out normal items; nets/anomaly.py)."""
+        if len(dets) == 1:
+            return dets[0]
+        from ..nets.anomaly import DetectorEnsemble
+        specs = [d.info["net"] for d in dets]
+        net = DetectorEnsemble(specs)
+        for slot, d in zip(net.members, dets):
+            slot.load_state_dict(d.net.state_dict())
+        net.set_member_scale([torch.from_numpy(d.scores(x)) for d in dets])
+        first = dets[0].info
+        info = {**first, "net": {"net": "anomaly_ensemble", "kwargs": {"members": specs}}, "members": len(dets),
+                "score": f"mean of {len(dets)} detectors' scores (seeds), each standardized on held-out normal "
+                         f"items; each: {first['score']}"}
+        return cls(net, info, dets[0].device)
+
+    @classmethod
     def load(cls, run_dir: str | Path, device: str = "cpu") -> "Detector":
         net, info = read_generator(run_dir, "anomaly")
         return cls(net, info, device)

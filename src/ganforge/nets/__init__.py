@@ -8,7 +8,7 @@ from __future__ import annotations
 from torch import nn
 
 from ..io.errors import GanforgeError
-from .anomaly import Encoder, FAnoGANNet, GanomalyNet
+from .anomaly import DetectorEnsemble, Encoder, FAnoGANNet, GanomalyNet
 from .augment import Augment
 from .conv import ContentClassifier, ConvDiscriminator, ConvGenerator
 from .gated import GatedInpaintNet
@@ -30,6 +30,7 @@ from .wavegan import WaveDiscriminator, WaveGenerator
 # having to happen first; the names are part of the run format and never change meaning.
 NETS: dict[str, type[nn.Module]] = {
     "anomaly_encoder": Encoder,
+    "anomaly_ensemble": DetectorEnsemble,
     "augment": Augment,
     "content_classifier": ContentClassifier,
     "conv_d": ConvDiscriminator,

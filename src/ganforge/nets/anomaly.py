@@ -176,3 +176,39 @@ class FAnoGANNet(nn.Module):
 
     def recon_error(self, x: torch.Tensor) -> torch.Tensor:
         return self.score(x)  # the izi_f objective: what the encoder was trained to lower
+
+
+class DetectorEnsemble(nn.Module):
+    """Detectors of one method fitted with different seeds (`ganforge anomaly fit --members`):
+    an item's score is the mean of theirs, each standardized by its mean and sd on held-out
+    normal items (`set_member_scale`), so members of different scales weigh the same. Averaging
+    seeds evens out what one training run happened to learn (Lakshminarayanan et al. 2017)."""
+
+    MAX_MEMBERS = 16
+
+    def __init__(self, members: list[dict]):
+        super().__init__()
+        from . import build_net  # the registry holds this class too
+        if not isinstance(members, list) or not 1 <= len(members) <= self.MAX_MEMBERS:
+            raise ValueError(f"members must be a list of 1 to {self.MAX_MEMBERS} detector specs")
+        if any(not isinstance(m, dict) or m.get("net") not in ("ganomaly", "fanogan") for m in members):
+            raise ValueError("every member must be a ganomaly or fanogan detector")
+        self.members = nn.ModuleList(build_net(m) for m in members)
+        self.register_buffer("member_scale", torch.tensor([0.0, 1.0] * len(members)))
+
+    def member_scores(self, x: torch.Tensor) -> list[torch.Tensor]:
+        return [m.score(x) for m in self.members]
+
+    def set_member_scale(self, scores: list[torch.Tensor]) -> None:
+        """Each member's mean and sd of score on held-out normal items."""
+        vals = []
+        for s in scores:
+            vals += [float(s.mean()), max(float(s.std()) if len(s) > 1 else 1.0, 1e-12)]
+        self.member_scale.copy_(torch.tensor(vals))
+
+    def score(self, x: torch.Tensor) -> torch.Tensor:
+        s = self.member_scores(x)
+        return sum((t - self.member_scale[2 * i]) / self.member_scale[2 * i + 1] for i, t in enumerate(s)) / len(s)
+
+    def recon_error(self, x: torch.Tensor) -> torch.Tensor:
+        return sum(m.recon_error(x) for m in self.members) / len(self.members)
