@@ -159,7 +159,7 @@ def test_a_fitted_detector_separates_points_off_the_ring_and_its_untrained_self_
     def auroc(steps_, gan_steps=None):
         o = dict(opts, **({"gan_steps": gan_steps} if gan_steps else {}))
         run = ganforge.anomaly.fit("ring8", tmp_path / f"{method}{steps_}", method=method, steps=steps_,
-                                   log_every=max(1, steps_ // 6), progress=False, **o)
+                                   log_every=max(1, steps_ // 6), progress=False, members=1, **o)
         return roc_auc_score(truth, run.detector().scores(x))
 
     untrained = auroc(2, gan_steps=1 if method == "fanogan" else None)
@@ -202,7 +202,7 @@ def test_the_recon_plus_latent_score_is_standardized_on_the_held_out_normal_item
     """Each part is scaled by the checkpoint-choice half of the normal items: there, the saved
     detector's score has mean 0 (sum of two standardized parts), and it loads with that scale."""
     run = ganforge.anomaly.fit("digits", tmp_path / "both", method="ganomaly", normal_class=0, progress=False,
-                               anomaly_score="recon+latent", **TINY)
+                               anomaly_score="recon+latent", members=1, **TINY)
     det = ganforge.load(run.path)
     assert det.info["score"].startswith("reconstruction error") and "standardized" in det.info["score"]
     _, x_choose, _ = split_normal(select_classes(read_data("digits"), 0), seed=0)
@@ -224,7 +224,7 @@ def test_several_normal_classes_add_a_knn_part_kept_with_the_detector(tmp_path):
     items are saved with the detector (a fresh load holds them), each of the three parts is
     standardized on the checkpoint-choice items, and one normal class keeps recon+latent."""
     run = ganforge.anomaly.fit("digits", tmp_path / "two", method="ganomaly", normal_class=[0, 1], progress=False,
-                               **TINY)
+                               members=1, **TINY)
     det = ganforge.load(run.path)
     assert det.net.score_by == "recon+latent+knn" and "nearest codes" in run.doc["score"]
     train, x_choose, _ = split_normal(select_classes(read_data("digits"), [0, 1]), seed=0)
@@ -237,6 +237,29 @@ def test_several_normal_classes_add_a_knn_part_kept_with_the_detector(tmp_path):
     # a training item is its own nearest code: its kNN part is smaller than a held-out item's
     with torch.no_grad():
         assert det.net.knn_distance(det.net.bank[:50]).mean() < det.net.knn_distance(det.net.enc(x_choose)).mean()
-    one = ganforge.anomaly.fit("digits", tmp_path / "one", method="ganomaly", normal_class=0, progress=False, **TINY)
+    one = ganforge.anomaly.fit("digits", tmp_path / "one", method="ganomaly", normal_class=0, progress=False,
+                               members=1, **TINY)
     assert ganforge.load(one.path).net.score_by == "recon+latent"
     assert "bank" not in dict(ganforge.load(one.path).net.named_buffers())
+
+
+def test_members_average_their_standardized_scores_and_load_as_one_detector(fitted, tmp_path, cli):
+    """--members (default 3): each member trains with its own seed on the same split; the saved
+    detector's score is the mean of the members' scores, each standardized on the checkpoint-
+    choice items, and a fresh load scores exactly as the fitted one."""
+    run = fitted["ganomaly"]
+    det = ganforge.load(run.path)
+    assert det.info["net"]["net"] == "anomaly_ensemble" and len(det.net.members) == 3
+    assert [m["seed"] for m in run.doc["members"]] == [0, 1000, 2000]
+    assert (run.path / "members" / "2" / "log.jsonl").is_file()  # each member's own training run
+    _, x_choose, _ = split_normal(select_classes(read_data("digits"), 0), seed=0)
+    x = read_data("digits").x[:300]
+    with torch.no_grad():
+        each = [m.eval().score(x).double() for m in det.net.members]
+        own = [m.score(x_choose).double() for m in det.net.members]
+    by_hand = sum((s - o.mean()) / o.std() for s, o in zip(each, own)) / 3
+    np.testing.assert_allclose(det.scores(x), by_hand.numpy(), rtol=1e-4, atol=1e-5)
+    assert not np.allclose(each[0].numpy(), each[1].numpy())  # different seeds, different members
+    assert abs(det.scores(x_choose).mean()) < 1e-4
+    code, out, err = cli("anomaly", "fit", "digits", "--members", 0, "--out", tmp_path / "m0")
+    assert code == 2 and "--members must be a whole number from 1 to 16" in err and not (tmp_path / "m0").exists()
