@@ -154,6 +154,21 @@ def test_d_is_trained_on_real_images_with_wrong_captions():
     assert "D_wrong" not in fam.d_step((real, emb[:1].repeat(4, 1)), {})[1]  # one caption: no wrong pairs
 
 
+def test_nearest_wrong_captions_are_the_most_similar_other_caption_never_the_same_text():
+    from ganforge.families import build_family
+    from ganforge.families.text2img import Text2ImgOptions
+    meta = {"name": "t", "kind": "images", "shape": [1, 8, 8], "info": {"text_dim": 3}}
+    # captions 0 and 1 differ in a detail, 2 is far from both, 3 is caption 0's text again
+    emb = torch.nn.functional.normalize(torch.tensor([[1.0, 0.1, 0], [1.0, 0.2, 0], [0, 0.3, 1.0], [1.0, 0.1, 0]]), dim=1)
+    fam = build_family(Text2ImgOptions(model="text2img", channels=4, mismatch_nearest=1.0), meta)
+    wrong = fam._wrong_captions(emb)
+    assert torch.equal(wrong, emb[[1, 0, 1, 1]])  # 0 and 3: the detail-only neighbour, never their own text
+    fam = build_family(Text2ImgOptions(model="text2img", channels=4), meta)  # off: the next pair's caption
+    assert torch.equal(fam._wrong_captions(emb), emb.roll(1, 0))
+    with pytest.raises(GanforgeError, match="mismatch_nearest is a share"):
+        build_family(Text2ImgOptions(model="text2img", channels=4, mismatch_nearest=1.5), meta)
+
+
 def test_global_text_norm_keeps_a_new_phrasing_close():
     # Training captions that vary in two directions only; a new phrasing moves a little along a
     # third. Per-dimension standardising blows that move up; "global" keeps it as small as it is.

@@ -47,6 +47,7 @@ class Text2ImgOptions(RunOptions):
     cond_dim: int = 64                # conditioning-augmentation size
     kl_weight: float = 0.02           # conditioning-augmentation KL in G's loss (1.0 drowned the text: digits class accuracy 0.09 vs 0.96)
     mismatch_weight: float = 0.5      # share of D's fake term given to real images with wrong captions
+    mismatch_nearest: float = 0.0     # share of wrong captions that are the batch's most similar other caption (hard negatives)
     spectral_norm: bool = True
     ema_decay: float = 0.999
     image_size: int | None = None
@@ -104,6 +105,8 @@ class Text2Img(Family):
             raise GanforgeError(f"text_norm must be one of {', '.join(TEXT_NORMS)}, got {cfg.text_norm!r}")
         if cfg.text_noise < 0 or cfg.interp_weight < 0:
             raise GanforgeError("text_noise and interp_weight must be 0 or more")
+        if not 0 <= cfg.mismatch_nearest <= 1:
+            raise GanforgeError(f"mismatch_nearest is a share, from 0 to 1; got {cfg.mismatch_nearest}")
         g_kw = {"text_norm": cfg.text_norm} if cfg.text_norm != "dim" else {}  # older runs' specs unchanged
         self.specs = {
             "G": {"net": "text_g", "kwargs": dict(z_dim=cfg.z_dim, text_dim=text_dim, out_shape=list(shape),
@@ -122,7 +125,7 @@ class Text2Img(Family):
         c, kl = G.condition(self._noisy(emb))  # with its graph: the G phase reuses these fakes
         fake = G.render(torch.randn(len(real), self.cfg.z_dim, device=real.device), c)
         ctx["fake"], ctx["kl"] = fake, kl
-        wrong = emb.roll(1, 0)
+        wrong = self._wrong_captions(emb)
         other = (wrong != emb).any(1)  # the same caption text is no wrong caption
         n, k = len(real), int(other.sum())
         logit = D(torch.cat([real, fake.detach(), real[other]]), torch.cat([emb, emb, wrong[other]]))
@@ -155,6 +158,22 @@ class Text2Img(Family):
             loss = loss + cfg.interp_weight * (adv_mid + cfg.kl_weight * kl_mid.float().mean())
             stats["g_interp"] = adv_mid.detach()
         return loss, stats
+
+    def _wrong_captions(self, emb: torch.Tensor) -> torch.Tensor:
+        """Each pair's wrong caption: the next pair's; for a `mismatch_nearest` share of pairs, the
+        batch's most similar other caption text instead, which mostly differs in a detail (an
+        attribute word) rather than the whole content, so D must read the details."""
+        wrong = emb.roll(1, 0)
+        share = self.cfg.mismatch_nearest
+        if share <= 0 or len(emb) < 3:
+            return wrong
+        with torch.no_grad():
+            e = F.normalize(emb.float(), dim=1)
+            sim = e @ e.T
+            sim = sim.masked_fill((emb[:, None, :] == emb[None, :, :]).all(2), float("-inf"))  # same text
+            nearest = emb[sim.argmax(1)]
+        pick = torch.rand(len(emb), device=emb.device) < share
+        return torch.where(pick[:, None], nearest, wrong)
 
     def _noisy(self, emb: torch.Tensor) -> torch.Tensor:
         """The embedding G trains on: plus Gaussian noise of expected length --text-noise."""
