@@ -81,6 +81,14 @@ SCORES = ("latent", "recon", "recon+latent", "recon+latent+knn")
 KNN_K = 5  # neighbours of the "knn" part
 
 
+def mean_and_sd(values) -> torch.Tensor:
+    """[mean, sd, mean, sd, ...] of each 1-D tensor (sd 1 for a single item; never 0)."""
+    out = []
+    for t in values:
+        out += [float(t.mean()), max(float(t.std()) if len(t) > 1 else 1.0, 1e-12)]
+    return torch.tensor(out)
+
+
 class GanomalyNet(nn.Module):
     """GANomaly's generator: encoder G_E, decoder G_D, second encoder E. `score_by`: "latent"
     (the paper's ||z - z'||²), "recon" (||x - G(x)||²/n), "recon+latent": the sum of both, or
@@ -134,10 +142,7 @@ class GanomalyNet(nn.Module):
     def set_scale(self, *parts: torch.Tensor) -> None:
         """Summed scores: standardize each part by these (held-out normal) items' parts."""
         if hasattr(self, "scale"):
-            vals = []
-            for t in parts:
-                vals += [float(t.mean()), max(float(t.std()) if len(t) > 1 else 1.0, 1e-12)]
-            self.scale.copy_(torch.tensor(vals))
+            self.scale.copy_(mean_and_sd(parts))
 
     def score(self, x: torch.Tensor) -> torch.Tensor:
         parts = self.parts(x)
@@ -201,10 +206,7 @@ class DetectorEnsemble(nn.Module):
 
     def set_member_scale(self, scores: list[torch.Tensor]) -> None:
         """Each member's mean and sd of score on held-out normal items."""
-        vals = []
-        for s in scores:
-            vals += [float(s.mean()), max(float(s.std()) if len(s) > 1 else 1.0, 1e-12)]
-        self.member_scale.copy_(torch.tensor(vals))
+        self.member_scale.copy_(mean_and_sd(scores))
 
     def score(self, x: torch.Tensor) -> torch.Tensor:
         s = self.member_scores(x)
