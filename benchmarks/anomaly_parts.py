@@ -52,7 +52,7 @@ class Snapshots:
 
 @torch.no_grad()
 def parts(G, D, x, bs=512) -> dict:
-    out = {k: [] for k in ("recon", "latent", "dfeat", "z")}
+    out = {k: [] for k in ("recon", "latent", "dfeat", "z", "cls")}
     for i in range(0, len(x), bs):
         xb = x[i:i + bs].float()
         r, z, z2 = G(xb)
@@ -61,6 +61,8 @@ def parts(G, D, x, bs=512) -> dict:
         if D is not None:
             out["dfeat"].append(per_item((critic_features(D, xb)[0] - critic_features(D, r)[0]) ** 2))
         out["z"].append(z)
+        if hasattr(G, "cls_head"):  # w_cls: 1 - the class head's largest probability
+            out["cls"].append(1 - G.cls_head(z).softmax(1).max(1).values)
     return {k: torch.cat(v).double().numpy() for k, v in out.items() if v}
 
 
@@ -99,9 +101,11 @@ def main() -> None:
         normal = (xtr[ytr == c] if a.protocol == "P1" else xtr[ytr != c]).contiguous()
         anomalous = (yte != c).numpy() if a.protocol == "P1" else (yte == c).numpy()
         snaps, c0 = Snapshots(), time.process_time()
-        with tempfile.TemporaryDirectory() as tmp:
-            run = ganforge.anomaly.fit(Dataset(a.set, "images", normal), Path(tmp) / "r", seed=a.seed, progress=False,
-                                       callbacks=[snaps], method="ganomaly", threads=1,
+        normal_classes = [c] if a.protocol == "P1" else [k for k in range(len(names)) if k != c]
+        with tempfile.TemporaryDirectory() as tmp:  # the labelled set, as a user gives it (several classes keep labels)
+            run = ganforge.anomaly.fit(Dataset(a.set, "images", xtr, ytr, list(names)), Path(tmp) / "r", seed=a.seed,
+                                       progress=False, callbacks=[snaps], method="ganomaly", threads=1, members=1,
+                                       normal_class=[str(k) for k in normal_classes],
                                        **{"anomaly_score": "recon", **opts})
             G = run.detector().net.eval()
         cpu = time.process_time() - c0
@@ -118,6 +122,9 @@ def main() -> None:
                   "recon+dfeat": std("recon") + std("dfeat"),
                   "all3": std("recon") + std("dfeat") + std("latent"), "recon+knn": std("recon") + std("knn"),
                   "recon+latent+knn": std("recon") + std("latent") + std("knn")})
+        if "cls" in P:
+            S.update({"cls": P["cls"], "recon+latent+cls": std("recon") + std("latent") + std("cls"),
+                      "recon+latent+knn+cls": std("recon") + std("latent") + std("knn") + std("cls")})
         S["avg3"] = sum(std("recon", parts(g, None, xte), parts(g, None, x_cal))
                         for _, _, g, _ in sorted(snaps.snaps, key=lambda s: s[0])[:3])
         row = {**prov, "set": a.set, "protocol": a.protocol, "class": c, "class_name": names[c], "seed": a.seed,

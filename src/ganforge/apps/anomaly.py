@@ -104,9 +104,15 @@ def select_classes(data: Dataset, classes) -> Dataset:
         else:
             raise GanforgeError(f"--normal-class {c} is not a class of '{data.name}'; its classes: "
                                 + ", ".join(f"{i} = {n}" for i, n in enumerate(data.class_names)))
-    keep = torch.isin(data.labels, torch.tensor(sorted(set(wanted))))
-    info = {**data.info, "normal_classes": [data.class_names[i] for i in sorted(set(wanted))]}
-    return Dataset(data.name, data.kind, data.x[keep].contiguous(), None, [], None, info)
+    chosen = torch.tensor(sorted(set(wanted)))
+    keep = torch.isin(data.labels, chosen)
+    names = [data.class_names[i] for i in chosen.tolist()]
+    info = {**data.info, "normal_classes": names}
+    if len(chosen) < 2:
+        return Dataset(data.name, data.kind, data.x[keep].contiguous(), None, [], None, info)
+    # several normal classes keep their labels, renumbered 0..k-1 (a class head may read them)
+    labels = torch.searchsorted(chosen, data.labels[keep])
+    return Dataset(data.name, data.kind, data.x[keep].contiguous(), labels, names, None, info)
 
 
 def split_normal(data: Dataset, seed: int, held_out: float = 0.2) -> tuple[Dataset, torch.Tensor, torch.Tensor]:
@@ -118,7 +124,9 @@ def split_normal(data: Dataset, seed: int, held_out: float = 0.2) -> tuple[Datas
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
     k = max(20, int(round(n * held_out)))
     choose, calib, train = perm[:k // 2], perm[k // 2:k], perm[k:]
-    ds = Dataset(data.name, data.kind, data.x[train].contiguous(), None, [], None, data.info)
+    labels = data.labels[train] if data.labels is not None else None
+    ds = Dataset(data.name, data.kind, data.x[train].contiguous(), labels, data.class_names if labels is not None
+                 else [], None, data.info)
     return ds, data.x[choose], data.x[calib]
 
 

@@ -19,6 +19,7 @@ import copy
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 
 from ..artifacts.detector import Detector
 from ..artifacts.noise import standing_stats
@@ -44,6 +45,7 @@ class GanomalyOptions(AnomalyOptions):
     w_adv: float = 1.0                # feature matching on D's features (the paper's weights)
     w_con: float = 50.0               # L1 reconstruction
     w_enc: float = 1.0                # latent consistency ||z - z'||²
+    w_cls: float = 0.0                # labelled normal classes: cross-entropy of a class head on the code z
     anomaly_score: str = "latent"     # latent: ||z - z'||² (the paper's); recon: ||x - G(x)||²; recon+latent: both, standardized; +knn: and the kNN distance of z to training codes
 
 
@@ -128,6 +130,10 @@ SCORE_TEXT = {
                         "sd) per item, each standardized by its mean and sd on the held-out normal items that chose "
                         "the checkpoint",
 }
+_CLS = (" + 1 - the largest probability of a class head on E(x) trained on the normal classes' labels "
+        "(each part standardized by its mean and sd on the held-out normal items that chose the checkpoint)")
+SCORE_TEXT["recon+latent+cls"] = SCORE_TEXT["recon+latent"].split(" per item")[0] + _CLS
+SCORE_TEXT["recon+latent+knn+cls"] = SCORE_TEXT["recon+latent+knn"].split(" per item")[0] + _CLS
 
 
 class GANomaly(AnomalyFamily):
@@ -154,7 +160,12 @@ class GANomaly(AnomalyFamily):
         kw = self.net_kwargs(cfg, meta)
         if cfg.anomaly_score not in SCORES:
             raise GanforgeError(f"--anomaly-score must be one of {', '.join(SCORES)}, got {cfg.anomaly_score!r}")
-        self.scoring_spec = {"net": "ganomaly", "kwargs": {**kw, "score_by": cfg.anomaly_score}}
+        classes = len(meta.get("class_names") or [])
+        if (cfg.w_cls > 0 or "cls" in cfg.anomaly_score) and classes < 2:
+            raise GanforgeError("w_cls and a score with a class part need normal data of 2 or more labelled "
+                                "classes (--normal-class with several classes)")
+        head = {"num_classes": classes} if cfg.w_cls > 0 or "cls" in cfg.anomaly_score else {}
+        self.scoring_spec = {"net": "ganomaly", "kwargs": {**kw, "score_by": cfg.anomaly_score, **head}}
         self.score_text = SCORE_TEXT[cfg.anomaly_score]
         self.specs = {"G": self.scoring_spec, "D": part_specs(kw)["D"]}
         self.nets = {k: build_net(s) for k, s in self.specs.items()}
@@ -172,7 +183,11 @@ class GANomaly(AnomalyFamily):
         enc = ((z - z2) ** 2).mean()
         ctx["recon"] = recon.detach()
         loss = cfg.w_adv * adv + cfg.w_con * con + cfg.w_enc * enc
-        return loss, {"g_loss": adv.detach(), "con": con.detach(), "enc": enc.detach()}
+        stats = {"g_loss": adv.detach(), "con": con.detach(), "enc": enc.detach()}
+        if cfg.w_cls > 0:
+            ce = F.cross_entropy(self.nets["G"].cls_head(z).float(), batch[1])
+            loss, stats["cls"] = loss + cfg.w_cls * ce, ce.detach()
+        return loss, stats
 
     def d_step(self, batch, ctx):
         loss = d_loss("ns", self.nets["D"](batch[0])[0], self.nets["D"](ctx["recon"])[0])

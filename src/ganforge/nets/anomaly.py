@@ -77,7 +77,7 @@ def per_item(t: torch.Tensor) -> torch.Tensor:
     return t.flatten(1).mean(1)
 
 
-SCORES = ("latent", "recon", "recon+latent", "recon+latent+knn")
+SCORES = ("latent", "recon", "recon+latent", "recon+latent+knn", "recon+latent+cls", "recon+latent+knn+cls")
 KNN_K = 5  # neighbours of the "knn" part
 
 
@@ -94,16 +94,20 @@ class GanomalyNet(nn.Module):
     (the paper's ||z - z'||²), "recon" (||x - G(x)||²/n), "recon+latent": the sum of both, or
     "recon+latent+knn": plus the mean distance of z to its KNN_K nearest codes of training items
     (a bank of `bank_size` codes, `set_bank`), which, unlike the other parts, does not assume the
-    normal codes form one blob. Summed parts are each standardized by their mean and sd on
+    normal codes form one blob; "+cls": plus 1 - the largest class probability of a linear head on z
+    trained on the normal classes' labels (`num_classes` of them; an item of none of them should
+    leave the head unsure). Summed parts are each standardized by their mean and sd on
     held-out normal items (`set_scale`; saved in the `scale` buffer, which only these scores
     have, so runs of the other two load as before; until set, as in a run of `ganforge train`
     rather than `ganforge anomaly fit`, the raw parts add and an empty bank adds nothing)."""
 
     def __init__(self, in_shape: list[int], z_dim: int = 64, channels: int = 32, hidden: int = 128, depth: int = 2,
-                 conv: bool = True, score_by: str = "latent", bank_size: int = 0):
+                 conv: bool = True, score_by: str = "latent", bank_size: int = 0, num_classes: int = 0):
         super().__init__()
         if score_by not in SCORES:
             raise ValueError(f"score_by must be one of {', '.join(SCORES)}, got {score_by!r}")
+        if "cls" in score_by and num_classes < 2:
+            raise ValueError("a score with a class part needs num_classes >= 2 (labelled normal classes)")
         self.score_by = score_by
         self.enc = Encoder(in_shape, z_dim, channels, hidden, depth, conv)
         self.dec = decoder(in_shape, z_dim, channels, hidden, depth, conv)
@@ -114,6 +118,8 @@ class GanomalyNet(nn.Module):
         if "knn" in score_by:  # training codes, and the sd that scales each code axis
             self.register_buffer("bank", torch.zeros(bank_size, z_dim))
             self.register_buffer("bank_sd", torch.ones(z_dim))
+        if num_classes >= 2:  # the normal classes, read from the code
+            self.cls_head = nn.Linear(z_dim, num_classes)
 
     def forward(self, x: torch.Tensor):
         z = self.enc(x)
@@ -126,6 +132,8 @@ class GanomalyNet(nn.Module):
         out = (per_item((x - recon) ** 2), per_item((z - z2) ** 2))
         if "knn" in self.score_by:
             out += (self.knn_distance(z),)
+        if "cls" in self.score_by:
+            out += (1 - self.cls_head(z).float().softmax(1).max(1).values,)
         return out
 
     def knn_distance(self, z: torch.Tensor) -> torch.Tensor:
