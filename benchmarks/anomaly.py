@@ -128,8 +128,12 @@ def gan_scores(name: str, set_name: str, x_normal, xte, seed: int, extra: dict, 
         data = Dataset(set_name, "images", x, y, list(names))
         settings = {**settings, "normal_class": [str(c) for c in normal]}
     run = ganforge.anomaly.fit(data, tmp / f"{name}-{time.time_ns()}", seed=seed, progress=False, **settings)
-    s = ganforge.anomaly.score(run.path, xte)["score"].to_numpy() if table else run.detector().scores(xte)
-    return s, {"chosen_step": run.doc["chosen_step"], "settings": settings}
+    det = run.detector()
+    s = ganforge.anomaly.score(run.path, xte)["score"].to_numpy() if table else det.scores(xte)
+    spec = det.info["net"]
+    spec = spec["kwargs"]["members"][0] if spec["net"] == "anomaly_ensemble" else spec
+    return s, {"chosen_step": run.doc["chosen_step"], "settings": settings,
+               "score_by": spec["kwargs"].get("score_by", "izi_f")}
 
 
 def pixels(set_name: str, xtr, xte):
@@ -285,9 +289,17 @@ def render() -> str:
         settings = {r["method"]: {k: v for k, v in r["settings"].items() if k != "normal_class"}
                     for r in sub if "settings" in r}
         if settings:
-            out.append("\nganforge settings: " + "; ".join(f"{m} {json.dumps(v)}" for m, v in settings.items())
-                       + ("; images of several normal classes score by recon+latent+knn, one class by "
-                          "recon+latent (ganforge's defaults)" if "ganomaly" in settings and protocol == "P2" else ""))
+            out.append("\nganforge settings: " + "; ".join(f"{m} {json.dumps(v)}" for m, v in settings.items()))
+            # the score each method's rows used (ganforge's default for the data unless set above;
+            # rows older than this record: the default at their commit, named in its git log)
+            scores = {}
+            for r in sub:
+                if r["method"] in METHODS:
+                    scores.setdefault(r["method"], set()).add(
+                        r.get("score_by") or ("izi_f" if r["method"] == "fanogan" else "its commit's default"))
+            out.append("\nScores used: " + "; ".join(f"{m} {' / '.join(sorted(v))}" for m, v in scores.items())
+                       + " (ganforge's defaults: tables latent; images of one normal class recon+latent, of "
+                         "several recon+latent+knn, of several labelled ones recon+latent+knn+cls).")
         out.append("")
     return "\n".join(out)
 

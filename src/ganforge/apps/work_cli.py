@@ -33,10 +33,14 @@ def anomaly():
 @click.option("--hidden", type=int, help="Width of MLP layers.")
 @click.option("--n-critic", type=int, help="f-AnoGAN: critic updates per generator update.")
 @click.option("--kappa", type=float, help="f-AnoGAN: weight of the discriminator-feature residual in the score.")
-@click.option("--anomaly-score", type=click.Choice(["latent", "recon", "recon+latent", "recon+latent+knn"]),
-              help="GANomaly: latent distance (the paper's), reconstruction error, both standardized, or both "
-                   "plus the kNN distance of the code to training codes (default for images: recon+latent; "
-                   "recon+latent+knn where the normal data spans several classes).")
+@click.option("--anomaly-score", type=click.Choice(["latent", "recon", "recon+latent", "recon+latent+knn",
+                                                    "recon+latent+cls", "recon+latent+knn+cls"]),
+              help="GANomaly: latent distance (the paper's), reconstruction error, both standardized, plus the "
+                   "kNN distance of the code to training codes, plus 1 - the largest probability of a class head "
+                   "on the code (default for images: recon+latent; recon+latent+knn where the normal data spans "
+                   "several classes, recon+latent+knn+cls where those classes are labelled).")
+@click.option("--w-cls", type=float, help="GANomaly, labelled normal classes: weight of the class head's "
+                                          "cross-entropy on the code (default 1 where the score reads it).")
 @click.option("--image-size", type=int, help="Resize images to this square size.")
 @click.option("--members", type=int, default=3, show_default=True,
               help="Detectors trained with different seeds; their standardized scores are averaged "
