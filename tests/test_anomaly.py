@@ -263,3 +263,24 @@ def test_members_average_their_standardized_scores_and_load_as_one_detector(fitt
     assert abs(det.scores(x_choose).mean()) < 1e-4
     code, out, err = cli("anomaly", "fit", "digits", "--members", 0, "--out", tmp_path / "m0")
     assert code == 2 and "--members must be a whole number from 1 to 16" in err and not (tmp_path / "m0").exists()
+
+
+def test_labelled_normal_classes_train_a_class_head_that_is_unsure_of_other_classes(tmp_path):
+    """Several labelled normal classes: the default score adds 1 - the largest probability of a
+    class head on the code, trained on the normal labels. Trained, the head reads held-out normal
+    digits and is unsure of the other digits; untrained, it separates nothing."""
+    from sklearn.metrics import roc_auc_score
+    data = read_data("digits")
+    normal = [0, 1, 2]
+
+    def cls_part(steps):
+        run = ganforge.anomaly.fit("digits", tmp_path / f"s{steps}", normal_class=normal, steps=steps, members=1,
+                                   log_every=max(1, steps // 4), progress=False, threads=1)
+        det = ganforge.load(run.path)
+        assert det.net.score_by == "recon+latent+knn+cls" and det.net.cls_head.out_features == 3
+        with torch.no_grad():
+            return det.net.eval().parts(data.x)[3].double().numpy()
+
+    other = ~np.isin(data.labels.numpy(), normal)
+    trained, untrained = roc_auc_score(other, cls_part(300)), roc_auc_score(other, cls_part(2))
+    assert trained > 0.85 and trained > untrained + 0.15, (trained, untrained)
