@@ -189,13 +189,15 @@ def test_anomaly_json_states_the_protocol(fitted):
 
 
 def test_the_default_method_follows_what_the_data_is(cli, tmp_path):
-    """No --method: ganomaly on images, fanogan on points and tables (anomaly.md's measurements)."""
+    """No --method: ganomaly on images, fanogan on points and tables; no --members: three on
+    images, one elsewhere (anomaly.md's and anomaly_members.jsonl's measurements)."""
     code, out, err = cli("anomaly", "fit", "digits", "--normal-class", "0", "--out", tmp_path / "img",
                          "--steps", 2, "--quiet")
     assert code == 0, err
-    assert "fitted ganomaly" in out and json.loads((tmp_path / "img" / "anomaly.json").read_text())["method"] == "ganomaly"
+    doc = json.loads((tmp_path / "img" / "anomaly.json").read_text())
+    assert "fitted ganomaly" in out and doc["method"] == "ganomaly" and len(doc["members"]) == 3
     run = ganforge.anomaly.fit("ring8", tmp_path / "pts", steps=4, gan_steps=2, progress=False)
-    assert run.doc["method"] == "fanogan"
+    assert run.doc["method"] == "fanogan" and len(run.doc["members"]) == 1  # --members: measured on images only
 
 
 def test_the_recon_plus_latent_score_is_standardized_on_the_held_out_normal_items(tmp_path):

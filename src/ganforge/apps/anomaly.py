@@ -51,8 +51,8 @@ LABELLED_W_CLS = 1.0
 # (--members). Chosen on mnist5k, one class normal (P1), classes 2, 4, 5, 8, 9, seeds 0-2
 # (benchmarks/anomaly_members.py -> anomaly_members.jsonl; the reported Fashion-MNIST is not
 # looked at): mean AUROC of one detector 0.906, of the three seeds' mean 0.913 (higher on every
-# class: +0.002 to +0.015).
-DEFAULT_MEMBERS = 3
+# class: +0.002 to +0.015). Measured on images only: tables and points keep one detector.
+DEFAULT_MEMBERS = {"images": 3, "other": 1}
 MAX_MEMBERS = 16
 TABLE_SUFFIXES = (".csv", ".tsv")
 MIN_NORMAL = 50
@@ -175,23 +175,24 @@ def threshold_at(scores: np.ndarray, fpr: float) -> float:
 
 def fit(data, out: str | Path, method: str | None = None, normal_class=None, fpr: float = 0.05,
         seed: int = 0, image_size: int | None = None, progress: bool = True, callbacks=(),
-        members: int = DEFAULT_MEMBERS, **options) -> AnomalyRun:
+        members: int | None = None, **options) -> AnomalyRun:
     """Fit a `method` detector on normal `data` into the run folder `out`. `normal_class`: the
     classes of a labelled set that are normal (the rest is left out). `members`: detectors
     trained with different seeds whose standardized scores are averaged (member 0 trains in
-    `out`, the others in `out`/members/i). Other options are the family's (steps, batch_size,
+    `out`, the others in `out`/members/i; None: DEFAULT_MEMBERS for what the data is). Other options are the family's (steps, batch_size,
     z_dim, ...: `ganforge train --help`). `method` None: the one measured best for what the data
     is (DEFAULT_METHOD)."""
     if method is not None and method not in METHODS:
         raise GanforgeError(f"unknown anomaly method '{method}'; choose one of {', '.join(METHODS)}")
-    if not isinstance(members, int) or not 1 <= members <= MAX_MEMBERS:
+    if members is not None and (not isinstance(members, int) or not 1 <= members <= MAX_MEMBERS):
         raise GanforgeError(f"--members must be a whole number from 1 to {MAX_MEMBERS}, got {members}")
     threshold_at(np.zeros(1), fpr)  # checks fpr before any work
     run = RunDir(out)
     if run.path.exists() and any(run.path.iterdir()):
         raise GanforgeError(f"{run.path} already holds files; choose another --out")
     full = select_classes(read_data(data, image_size), normal_class)
-    method = method or DEFAULT_METHOD["images" if full.kind == "images" else "other"]
+    kind = "images" if full.kind == "images" else "other"
+    method, members = method or DEFAULT_METHOD[kind], members or DEFAULT_MEMBERS[kind]
     family = family_class(method)
     options = split_lr(options)  # `lr` sets both learning rates
     family.Options.refuse_unknown({k: v for k, v in options.items() if v is not None}, method)
