@@ -7,7 +7,10 @@ Data: images (built-in set, folder, .npz), 2D points (built-in) or a table (CSV,
 built-in table; rows encoded by data/table_vectors.py). The normal data is split (seeded) into
 training (80%) and two held-out halves of normal items: the first chooses the checkpoint (the
 lowest reconstruction error on it, never anything about anomalies) and scales a score made of
-standardized parts (a kNN part keeps codes of up to 4,000 training items), the second sets the threshold at the stated false-positive rate. Both are normal data: no anomaly is seen in fit.
+standardized parts (a kNN part keeps codes of up to 4,000 training items), the second sets the
+threshold at the stated false-positive rate. Both are normal data: no anomaly is seen in fit.
+On images, three detectors of different seeds train on that one split by default (`members`);
+the saved detector scores by the mean of their standardized scores.
 Scores are computed in eval mode, so an item's score does not depend on its batch.
 """
 from __future__ import annotations
@@ -179,9 +182,9 @@ def fit(data, out: str | Path, method: str | None = None, normal_class=None, fpr
     """Fit a `method` detector on normal `data` into the run folder `out`. `normal_class`: the
     classes of a labelled set that are normal (the rest is left out). `members`: detectors
     trained with different seeds whose standardized scores are averaged (member 0 trains in
-    `out`, the others in `out`/members/i; None: DEFAULT_MEMBERS for what the data is). Other options are the family's (steps, batch_size,
-    z_dim, ...: `ganforge train --help`). `method` None: the one measured best for what the data
-    is (DEFAULT_METHOD)."""
+    `out`, the others in `out`/members/i). Other options are the family's (steps, batch_size,
+    z_dim, ...: `ganforge train --help`). `method` and `members` None: what measured best for
+    what the data is (DEFAULT_METHOD, DEFAULT_MEMBERS)."""
     if method is not None and method not in METHODS:
         raise GanforgeError(f"unknown anomaly method '{method}'; choose one of {', '.join(METHODS)}")
     if members is not None and (not isinstance(members, int) or not 1 <= members <= MAX_MEMBERS):
