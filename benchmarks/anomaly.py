@@ -297,6 +297,12 @@ def render() -> str:
             out.append("\n" + "; ".join(f"{m} measured on class{'es' if len(means[m]) > 1 else ''} "
                                         f"{', '.join(map(str, sorted(means[m])))} only (CPU budget): not in the "
                                         f"comparison below" for m in partial) + ".")
+        fewer = {m: sorted({r["seed"] for r in sub if r["method"] == m}) for m in methods}
+        fewer = {m: v for m, v in fewer.items() if v != seeds}
+        if fewer:  # a cell without ± is one seed's
+            out.append("\n" + "; ".join(f"{m}: seed{'s' if len(v) > 1 else ''} {', '.join(map(str, v))} only"
+                                        + (" (deterministic)" if m in ("pca", "classifier", "ocsvm") else
+                                           " (CPU budget)") for m, v in fewer.items()) + ".")
         out += [""] + verdict(set_name, protocol, {m: means[m] for m in full}, classes, names)
         if protocol == "P1":
             for label, v in PUBLISHED.get(set_name, []):
