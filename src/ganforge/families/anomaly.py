@@ -46,7 +46,7 @@ class GanomalyOptions(AnomalyOptions):
     w_con: float = 50.0               # L1 reconstruction
     w_enc: float = 1.0                # latent consistency ||z - z'||²
     w_cls: float = 0.0                # labelled normal classes: cross-entropy of a class head on the code z
-    anomaly_score: str = "latent"     # latent: ||z - z'||² (the paper's); recon: ||x - G(x)||²; recon+latent: both, standardized; +knn: and the kNN distance of z to training codes
+    anomaly_score: str = "latent"     # latent: ||z - z'||² (the paper's); recon: ||x - G(x)||²; recon+latent: both, standardized; +knn: and the kNN distance of z to training codes; +cls: and 1 - the class head's top probability
 
 
 @dataclass
