@@ -212,15 +212,14 @@ def fit(data, out: str | Path, method: str | None = None, normal_class=None, fpr
     det = Detector.ensemble([c[2] for c in chosen], x_choose)
     det.save(run.path)  # the chosen detector (or the members' mean) is the run's model
     err, step = chosen[0][0], chosen[0][1]
+    each, of_first = ("", "") if members == 1 else ("for each member, ", " for member 0")
     calib = det.scores(x_calib)
     doc = {"method": method, "score": det.info["score"], "higher_is_anomalous": True,
            "threshold": (t := threshold_at(calib, fpr)), "fpr": fpr,
            "threshold_protocol": f"{int((calib > t).sum())} of {len(calib)} held-out normal items "
                                  f"({(calib > t).mean():.1%}) score above it; asked: at most {fpr:.1%}",
-           "chosen_step": step, "chosen_by": ("" if members == 1 else "for each member, ") +
-                                             f"lowest mean reconstruction error on {len(x_choose)} "
-                                             f"held-out normal items ({err:.5g}" + ("" if members == 1 else
-                                                                               " for member 0") + ")",
+           "chosen_step": step, "chosen_by": f"{each}lowest mean reconstruction error on {len(x_choose)} "
+                                             f"held-out normal items ({err:.5g}{of_first})",
            "members": [{"seed": _member_seed(seed, i), "chosen_step": c[1], "val_recon": c[0]}
                        for i, c in enumerate(chosen)],
            "normal_items": {"train": len(train.x), "choose": len(x_choose), "threshold": len(calib)},

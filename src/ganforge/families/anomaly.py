@@ -160,14 +160,14 @@ class GANomaly(AnomalyFamily):
         kw = self.net_kwargs(cfg, meta)
         if cfg.anomaly_score not in SCORES:
             raise GanforgeError(f"--anomaly-score must be one of {', '.join(SCORES)}, got {cfg.anomaly_score!r}")
-        classes = len(meta.get("class_names") or [])
-        if (cfg.w_cls > 0 or "cls" in cfg.anomaly_score) and classes < 2:
-            raise GanforgeError("w_cls and a score with a class part need normal data of 2 or more labelled "
-                                "classes (--normal-class with several classes)")
         if "cls" in cfg.anomaly_score and cfg.w_cls <= 0:
             raise GanforgeError(f"--anomaly-score {cfg.anomaly_score} reads a class head that w_cls trains; "
                                 f"give w_cls > 0 (1 measured best) or a score without +cls")
-        head = {"num_classes": classes} if cfg.w_cls > 0 or "cls" in cfg.anomaly_score else {}
+        classes = len(meta.get("class_names") or [])
+        if cfg.w_cls > 0 and classes < 2:
+            raise GanforgeError("w_cls and a score with a class part need normal data of 2 or more labelled "
+                                "classes (--normal-class with several classes)")
+        head = {"num_classes": classes} if cfg.w_cls > 0 else {}  # older runs' specs unchanged
         self.scoring_spec = {"net": "ganomaly", "kwargs": {**kw, "score_by": cfg.anomaly_score, **head}}
         self.score_text = SCORE_TEXT[cfg.anomaly_score]
         self.specs = {"G": self.scoring_spec, "D": part_specs(kw)["D"]}
