@@ -16,6 +16,8 @@ Rows go to benchmarks/results/timeseries.jsonl (one per data set, seed and gener
 commit, machine and load) and are rendered to benchmarks/results/timeseries.md; seed 0 also
 writes a PCA picture of real vs synthetic windows (TimeGAN's figure: windows averaged over
 features). Run: python benchmarks/timeseries.py [--sets sines sp500] [--seeds 0 1 2]
+Tuning: --opt key=value (timegan options) trains a variant; its rows go to
+timeseries_tuning.jsonl only (no baselines, no picture), so the report's rows stay the defaults'.
 """
 from __future__ import annotations
 
@@ -35,6 +37,7 @@ from ganforge.metrics.timeseries import discriminative_score, gaussian_windows, 
 
 PUBLISHED = {"sines": (0.011, 0.093), "sp500": (0.102, 0.038)}  # TimeGAN Table 2 (stocks: Google, not S&P 500)
 JSONL = RESULTS / "timeseries.jsonl"
+TUNING = RESULTS / "timeseries_tuning.jsonl"
 
 
 def roughness(x: np.ndarray) -> float:
@@ -79,13 +82,13 @@ def run(name: str, seed: int, args, prov: dict) -> list[dict]:
              ("date", "commit", "machine", "load_average")}, "disc_iters": args.disc_iters,
              "pred_iters": args.pred_iters}
         rows.append(r)
-        with open(JSONL, "a") as f:
+        with open(TUNING if args.opt else JSONL, "a") as f:
             f.write(json.dumps(r) + "\n")
         print(json.dumps(r), flush=True)
 
     with tempfile.TemporaryDirectory() as tmp:
         opts = dict(steps=args.steps, embed_steps=args.embed_steps, supervised_steps=args.supervised_steps,
-                    cell=args.cell, seed=seed, threads=args.threads)
+                    cell=args.cell, seed=seed, threads=args.threads, **args.opt)
         t = time.time()
         ganforge.train(name, model="timegan", out=Path(tmp) / "run", progress=False, **opts)
         fit_s = time.time() - t
@@ -93,6 +96,8 @@ def run(name: str, seed: int, args, prov: dict) -> list[dict]:
         fake, fake_len = (a.numpy() for a in model.sample_tensor(n, seed=1000 + seed))
     row(f"timegan-{args.cell}", fit_s=round(fit_s), **{k: v for k, v in opts.items() if k not in ("seed", "threads")},
         **scores(real, fake, lengths, fake_len, seed, args))
+    if args.opt:
+        return rows
     if seed == 0:
         pca_png(real[:1000], fake[:1000], RESULTS / f"timeseries_pca_{name}.png",
                 f"{name}: PCA, real vs timegan-{args.cell} ({args.steps} steps)")
@@ -166,14 +171,19 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--disc-iters", type=int, default=1000)
     ap.add_argument("--pred-iters", type=int, default=2000)
+    ap.add_argument("--opt", nargs="+", default=[], metavar="KEY=VALUE",
+                    help="timegan options for a tuning variant (rows to timeseries_tuning.jsonl)")
     ap.add_argument("--table", action="store_true", help="only render timeseries.md from timeseries.jsonl")
     args = ap.parse_args()
+    args.opt = {k: json.loads(v) for k, v in (o.split("=", 1) for o in args.opt)}
     torch.set_num_threads(args.threads)
     prov = provenance()
     if not args.table:
         for name in args.sets:
             for seed in args.seeds:
                 run(name, seed, args, prov)
+        if args.opt:
+            return
     write_result("timeseries", "Time series: TimeGAN's discriminative and predictive scores", render(), prov,
                  keep_history=False)
 

@@ -139,6 +139,38 @@ def test_a_tiny_timegan_on_sines_learns(tmp_path):
     assert gap["trained"] < 0.5 * gap["untrained"], gap  # measured: 0.21 -> 0.065
 
 
+def _tiny_timegan(**kw):
+    data = read_series("sines")
+    cfg = resolve(TimeGAN, {"steps": 10, "embed_steps": 1, "supervised_steps": 1, "hidden": 8, "layers": 2,
+                            "data": "sines", **kw}, data.meta(), "sines")
+    torch.manual_seed(0)
+    return TimeGAN(cfg, data.meta()), data
+
+
+def test_d_judges_several_sequences_in_one_call_as_it_would_one_by_one():
+    fam, _ = _tiny_timegan()
+    seqs = [torch.rand(5, 24, 8) for _ in range(3)]
+    batched = fam._judge(*seqs)
+    for one, b in zip(seqs, batched):
+        torch.testing.assert_close(fam.nets["D"](one), b, rtol=1e-5, atol=1e-6)
+
+
+def test_change_moments_reach_g_and_are_logged_only_when_asked():
+    batch = (read_series("sines").x[:16], torch.full((16,), 24))
+
+    def g_loss(fam):
+        torch.manual_seed(1)  # the same noise z for both
+        loss, stats = fam.g_step(batch, {"step": 5})
+        grads = torch.autograd.grad(loss, list(fam.nets["G"].parameters()))
+        return loss, stats, torch.cat([g.flatten() for g in grads])
+    (off, _), (on, _) = _tiny_timegan(), _tiny_timegan(change_moments=100.0)  # same seed: same weights
+    loss_off, stats_off, grad_off = g_loss(off)
+    loss_on, stats_on, grad_on = g_loss(on)
+    assert "change_moments" not in stats_off and stats_on["change_moments"] > 0
+    torch.testing.assert_close(loss_on - loss_off, 100.0 * stats_on["change_moments"], rtol=1e-4, atol=1e-4)
+    assert (grad_on - grad_off).abs().max() > 1e-4  # the term steers G
+
+
 def test_fresh_process_samples_csv_in_original_units(tmp_path):
     df = wide_frame(60)
     df.to_csv(tmp_path / "s.csv", index=False)

@@ -79,8 +79,10 @@ def cli():
 @click.option("--window", type=int, help="timegan: time steps per window (default 24; a .npz: its own).")
 @click.option("--cell", type=click.Choice(("gru", "lstm", "tcn")), help="timegan: gru, lstm or tcn (causal convs).")
 @click.option("--layers", type=int, help="timegan: stacked RNN layers (default 3).")
-@click.option("--embed-steps", type=int, help="timegan: embedding-only steps first (default steps/5).")
-@click.option("--supervised-steps", type=int, help="timegan: supervised-only steps next (default steps/5).")
+@click.option("--embed-steps", type=int, help="timegan: embedding-only steps first (default steps/6).")
+@click.option("--supervised-steps", type=int, help="timegan: supervised-only steps next (default steps/6).")
+@click.option("--change-moments", type=float, help="timegan: weight of a moment loss on step-to-step changes "
+                   "(default 0: the paper's losses).")
 @click.option("--sample-rate", type=int, help="wavegan, specgan: clips are resampled to this rate in Hz (default 8000).")
 @click.option("--clip-samples", type=int, help="wavegan, specgan: samples per clip, a multiple of 1024 (wavegan) or of "
                    "--spec-size² (specgan) (default 8192).")
