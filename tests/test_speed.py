@@ -141,3 +141,22 @@ def test_image_gans_run_one_g_forward_per_step_points_keep_a_fresh_draw(tmp_path
     seen.update(n=0, moved=False)
     ganforge.train("ring8", out=tmp_path / "m", hidden=16, depth=1, **opts)
     assert seen == {"n": 12, "moved": True}
+
+
+@pytest.mark.parametrize("bias", [False, True])
+def test_resize_conv_is_nearest_upsampling_then_a_3x3_conv(bias):
+    """ResizeConv computes nearest x2 + 3x3 conv as one transposed conv: same outputs, same
+    gradients and the same state-dict keys as the plain two-layer version."""
+    from torch import nn
+
+    from ganforge.nets.conv import ResizeConv
+    torch.manual_seed(0)
+    fast = ResizeConv(6, 4, bias=bias)
+    plain = nn.Sequential(nn.Upsample(scale_factor=2), nn.Conv2d(6, 4, 3, 1, 1, bias=bias))
+    plain.load_state_dict(fast.state_dict())
+    x = torch.randn(2, 6, 5, 7)
+    for inp in (x, x.to(memory_format=torch.channels_last)):
+        torch.testing.assert_close(fast(inp), plain(x), rtol=1e-5, atol=1e-5)
+    fast(x).square().sum().backward()
+    plain(x).square().sum().backward()
+    torch.testing.assert_close(fast[1].weight.grad, plain[1].weight.grad, rtol=1e-4, atol=1e-4)

@@ -50,6 +50,28 @@ def _width(channels: int, level: int) -> int:
     return min(channels * 2 ** level, 512)
 
 
+# Nearest x2 then a 3x3 conv (padding 1), along one axis: output 2m reads inputs m-1, m with taps
+# w0, w1 + w2 and output 2m+1 reads m, m+1 with w0 + w1, w2, which is a stride-2 transposed conv
+# (kernel 4, padding 1) with kernel [w2, w1 + w2, w0 + w1, w0]: row k of this matrix picks the taps.
+_RESIZE_TAPS = torch.tensor([[0., 0., 1.], [0., 1., 1.], [1., 1., 0.], [1., 0., 0.]])
+
+
+class ResizeConv(nn.Sequential):
+    """Nearest-neighbour x2 upsampling followed by a 3x3 conv, computed as the one stride-2
+    transposed conv it equals (see _RESIZE_TAPS): the same function and parameters (the
+    Sequential's children hold them, so saved weights load either way), 2.25x fewer multiplies
+    and no upsampled copy of the input."""
+
+    def __init__(self, c_in: int, c_out: int, bias: bool = False):
+        super().__init__(nn.Upsample(scale_factor=2), nn.Conv2d(c_in, c_out, 3, 1, 1, bias=bias))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        conv = self[1]
+        m = _RESIZE_TAPS.to(device=conv.weight.device, dtype=conv.weight.dtype)
+        k = torch.einsum("kd,oide,le->iokl", m, conv.weight, m)  # (in, out, 4, 4), as conv_transpose2d wants
+        return F.conv_transpose2d(x, k.to(x.dtype) if x.dtype != k.dtype else k, conv.bias, stride=2, padding=1)
+
+
 class UpBlock(nn.Module):
     """x2 upsampling + BN + ReLU; the BN is class-conditional when `num_classes` > 0. `resize`:
     nearest-neighbour x2 then a 3x3 conv instead of a transposed conv, which cannot leave
@@ -57,8 +79,7 @@ class UpBlock(nn.Module):
 
     def __init__(self, c_in: int, c_out: int, num_classes: int = 0, resize: bool = False):
         super().__init__()
-        self.conv = (nn.Sequential(nn.Upsample(scale_factor=2), nn.Conv2d(c_in, c_out, 3, 1, 1, bias=False))
-                     if resize else nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False))
+        self.conv = ResizeConv(c_in, c_out) if resize else nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False)
         self.norm = CondBatchNorm2d(c_out, num_classes) if num_classes else nn.BatchNorm2d(c_out)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
