@@ -13,6 +13,7 @@ on the official 10,000-image test set. Uplift = accuracy minus real-only accurac
 seed; the interval is mean ± t(0.975, seeds-1) x sd / sqrt(seeds).
 
     python benchmarks/augment.py --n 10 50 100 --seeds 0 1 2 3 4
+    python benchmarks/augment.py --data mnist5k --n 10 50 --seeds 0 1 --synth 10 30 100   # tuning
 Appends JSON lines (stamped with date, commit, machine) to benchmarks/results/augment.jsonl and
 renders augment.md from it (the latest row of each N, seed, condition and setting).
 """
@@ -68,35 +69,52 @@ def cnn(xtr, ytr, xte, yte, seed: int, shift: bool) -> float:
     return accuracy(net, xte, yte, 10)[0]
 
 
-def one(n: int, seed: int, args, tmp: Path, test) -> list[dict]:
-    tr = load_builtin("fashion-mnist", "train")
-    xr, yr = subset(tr.x, tr.labels, n, seed)
-    data = tmp / f"fashion_n{n}_s{seed}.npz"
+def splits(name: str):
+    """(training pool, test set): Fashion-MNIST's official split; mnist5k (one split) halved, seeded."""
+    if name == "fashion-mnist":
+        tr, te = load_builtin(name, "train"), load_builtin(name, "test")
+        return (tr.x, tr.labels), (te.x, te.labels)
+    d = load_builtin(name, "train")
+    p = torch.randperm(len(d.x), generator=torch.Generator().manual_seed(0))
+    a, b = p[: len(p) // 2], p[len(p) // 2:]
+    return (d.x[a], d.labels[a]), (d.x[b], d.labels[b])
+
+
+def one(n: int, seed: int, args, tmp: Path, pool, test) -> list[dict]:
+    xr, yr = subset(*pool, n, seed)
+    data = tmp / f"{args.data}_n{n}_s{seed}.npz"
     np.savez(data, images=to_uint8(xr)[..., 0], labels=yr.numpy())
     t0 = time.time()
     opts = {"steps": args.gan_steps} if args.gan_steps else {}
     run = ganforge.train(str(data), model="cgan", out=tmp / f"cgan_n{n}_s{seed}", seed=seed, progress=False,
                          threads=args.threads, **opts)
     gan_s = time.time() - t0
-    xs, ys, rep = synthesize(run.path, args.synth, seed=seed, min_confidence=args.min_confidence)
-    if seed == args.seeds[0]:
+    xs, ys, rep = synthesize(run.path, max(args.synth), seed=seed, min_confidence=args.min_confidence)
+    if seed == args.seeds[0] and not args.tune:
         rows = torch.cat([xs[ys == c][:10] for c in range(10)])
         save_png(RESULTS / f"augment_synth_n{n}.png", grid(to_uint8(rows), nrow=10, upscale_to=280))
-    sets = {"real": (xr, yr), "real+shift": (xr, yr), "real+synth": (torch.cat([xr, xs]), torch.cat([yr, ys])),
-            "synth": (xs, ys)}
     xte, yte = test
-    out = []
-    for cond in CONDITIONS:
-        x, y = sets[cond]
-        t1 = time.time()
-        lr_x, lr_y = (shifted_copies(x, seed), y.repeat(5)) if cond == "real+shift" else (x, y)
-        acc_lr = logreg(lr_x, lr_y, xte, yte)
-        acc_cnn = cnn(x, y, xte, yte, seed, shift=cond == "real+shift") if not args.no_cnn else None
-        out.append({"n": n, "seed": seed, "condition": cond, "logreg": round(acc_lr, 4),
-                    "cnn": round(acc_cnn, 4) if acc_cnn is not None else None, "synth_per_class": args.synth,
-                    "gan_steps": run.config["config"]["steps"], "gan_s": round(gan_s), "clf_s": round(time.time() - t1),
-                    "min_confidence": args.min_confidence, "acceptance": rep.get("acceptance")})
-        print(f"N={n} seed {seed} {cond}: logreg {acc_lr:.4f}" + (f", cnn {acc_cnn:.4f}" if acc_cnn else ""), flush=True)
+    out, cache = [], {}
+    for synth in args.synth:  # the first `synth` images of each class of one synthetic draw
+        keep = torch.cat([torch.nonzero(ys == c).flatten()[:synth] for c in range(10)])
+        sets = {"real": (xr, yr), "real+shift": (xr, yr), "real+synth": (torch.cat([xr, xs[keep]]), torch.cat([yr, ys[keep]])),
+                "synth": (xs[keep], ys[keep])}
+        for cond in CONDITIONS:
+            x, y = sets[cond]
+            t1 = time.time()
+            if cond not in cache or cond in ("real+synth", "synth"):  # real-only conditions: once per (N, seed)
+                lr_x, lr_y = (shifted_copies(x, seed), y.repeat(5)) if cond == "real+shift" else (x, y)
+                acc_lr = logreg(lr_x, lr_y, xte, yte)
+                acc_cnn = cnn(x, y, xte, yte, seed, shift=cond == "real+shift") if not args.no_cnn else None
+                cache[cond] = acc_lr, acc_cnn
+            acc_lr, acc_cnn = cache[cond]
+            out.append({"data": args.data, "n": n, "seed": seed, "condition": cond, "logreg": round(acc_lr, 4),
+                        "cnn": round(acc_cnn, 4) if acc_cnn is not None else None, "synth_per_class": synth,
+                        "gan_steps": run.config["config"]["steps"], "gan_s": round(gan_s),
+                        "clf_s": round(time.time() - t1), "min_confidence": args.min_confidence,
+                        "acceptance": rep.get("acceptance")})
+            print(f"{args.data} N={n} seed {seed} synth {synth} {cond}: logreg {acc_lr:.4f}"
+                  + (f", cnn {acc_cnn:.4f}" if acc_cnn else ""), flush=True)
     return out
 
 
@@ -184,7 +202,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, nargs="+", default=[10, 50, 100])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    ap.add_argument("--synth", type=int, default=100, help="synthetic images per class")
+    ap.add_argument("--synth", type=int, nargs="+", default=[100],
+                    help="synthetic images per class (several: each is scored on one synthetic draw)")
+    ap.add_argument("--data", default="fashion-mnist", choices=("fashion-mnist", "mnist5k"),
+                    help="mnist5k: a tuning set (halves: pool / test); its rows go to augment_tuning.jsonl")
     ap.add_argument("--gan-steps", type=int, help="cgan steps (default: ganforge's default for the data)")
     ap.add_argument("--min-confidence", type=float)
     ap.add_argument("--no-cnn", action="store_true", help="logistic regression only")
@@ -193,15 +214,18 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     RESULTS.mkdir(parents=True, exist_ok=True)
+    args.tune = args.data != "fashion-mnist"
     if not args.table:
         prov = provenance()
-        te = load_builtin("fashion-mnist", "test")
+        pool, test = splits(args.data)
         with tempfile.TemporaryDirectory() as tmp:
             for n in args.n:
                 for seed in args.seeds:
-                    for r in one(n, seed, args, Path(tmp), (te.x, te.labels)):
-                        with open(RESULTS / "augment.jsonl", "a") as f:
+                    for r in one(n, seed, args, Path(tmp), pool, test):
+                        with open(RESULTS / ("augment_tuning.jsonl" if args.tune else "augment.jsonl"), "a") as f:
                             f.write(json.dumps({**prov, **r}) + "\n")
+        if args.tune:
+            return
     write_result("augment", "Classifier augmentation with a cgan's synthetic set (Fashion-MNIST, little real data)",
                  render(), {**provenance("python benchmarks/augment.py --table"),
                       "summary": "Rendered from augment.jsonl (the latest row of each case); each section says when, at "
