@@ -90,11 +90,13 @@ def run(name: str, seed: int, args, prov: dict) -> list[dict]:
         opts = dict(steps=args.steps, embed_steps=args.embed_steps, supervised_steps=args.supervised_steps,
                     cell=args.cell, seed=seed, threads=args.threads, **args.opt)
         t = time.time()
-        ganforge.train(name, model="timegan", out=Path(tmp) / "run", progress=False, **opts)
+        run_ = ganforge.train(name, model="timegan", out=Path(tmp) / "run", progress=False, **opts)
         fit_s = time.time() - t
+        change_moments = run_.config["config"].get("change_moments", 0.0)
         model = ganforge.load(Path(tmp) / "run")
         fake, fake_len = (a.numpy() for a in model.sample_tensor(n, seed=1000 + seed))
-    row(f"timegan-{args.cell}", fit_s=round(fit_s), **{k: v for k, v in opts.items() if k not in ("seed", "threads")},
+    row(f"timegan-{args.cell}", fit_s=round(fit_s),
+        **{"change_moments": change_moments, **{k: v for k, v in opts.items() if k not in ("seed", "threads")}},
         **scores(real, fake, lengths, fake_len, seed, args))
     if args.opt:
         return rows
@@ -130,8 +132,9 @@ def render() -> str:
     latest: dict = {}
     for r in rows:  # the latest row of each (set, seed, generator)
         gen = "timegan-" + r["cell"] if r["generator"] == "timegan" else r["generator"]  # first rows: no cell in the name
-        if gen.startswith("timegan"):  # each step count is its own row
-            gen += f", {r['steps']} steps"
+        if gen.startswith("timegan"):  # each step count and loss setting is its own row
+            gen += f", {r['steps']} steps" + (f", change moments {r['change_moments']:g}" if r.get("change_moments")
+                                              else "")
         latest[(r["set"], r["seed"], gen)] = {**r, "generator": gen}
     out = ["| data | generator | seeds | discriminative (lower is better) | predictive MAE (lower is better) "
            "| roughness | fit time | measured |", "|---|---|---|---|---|---|---|---|"]
