@@ -351,6 +351,14 @@ def _num(v):
     return f"{v:.2f}" if isinstance(v, (int, float)) else "–"
 
 
+def _value(text: str):
+    """An --opt value: JSON where it parses (numbers, true/false, lists), else the plain string."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sets", nargs="+", choices=[*HELD_OUT_SETS, *TUNING_SETS])
@@ -364,7 +372,7 @@ def main() -> None:
     if args.table:
         (RESULTS / "generalisation.md").write_text(render(latest_rows(RESULTS / "generalisation.jsonl")))
         return
-    opts = {k: json.loads(v) for k, v in (o.split("=", 1) for o in args.opt)}
+    opts = {k: _value(v) for k, v in (o.split("=", 1) for o in args.opt)}
     sets = args.sets or (TUNING_SETS if args.tuning else (*HELD_OUT_SETS, *TUNING_SETS))
     seeds = args.seeds or (TUNING_SEEDS if args.tuning else REPORT_SEEDS[:1])
     st = stamp()
