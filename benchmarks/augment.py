@@ -94,27 +94,25 @@ def one(n: int, seed: int, args, tmp: Path, pool, test) -> list[dict]:
         rows = torch.cat([xs[ys == c][:10] for c in range(10)])
         save_png(RESULTS / f"augment_synth_n{n}.png", grid(to_uint8(rows), nrow=10, upscale_to=280))
     xte, yte = test
-    out, cache = [], {}
+
+    def classify(cond, x, y) -> dict:
+        t1 = time.time()
+        lr_x, lr_y = (shifted_copies(x, seed), y.repeat(5)) if cond == "real+shift" else (x, y)
+        acc_cnn = cnn(x, y, xte, yte, seed, shift=cond == "real+shift") if not args.no_cnn else None
+        return {"logreg": round(logreg(lr_x, lr_y, xte, yte), 4),
+                "cnn": round(acc_cnn, 4) if acc_cnn is not None else None, "clf_s": round(time.time() - t1)}
+    real_only = {cond: classify(cond, xr, yr) for cond in ("real", "real+shift")}  # once per (N, seed)
+    out = []
     for synth in args.synth:  # the first `synth` images of each class of one synthetic draw
         keep = torch.cat([torch.nonzero(ys == c).flatten()[:synth] for c in range(10)])
-        sets = {"real": (xr, yr), "real+shift": (xr, yr), "real+synth": (torch.cat([xr, xs[keep]]), torch.cat([yr, ys[keep]])),
-                "synth": (xs[keep], ys[keep])}
+        accs = {**real_only, "real+synth": classify("real+synth", torch.cat([xr, xs[keep]]), torch.cat([yr, ys[keep]])),
+                "synth": classify("synth", xs[keep], ys[keep])}
         for cond in CONDITIONS:
-            x, y = sets[cond]
-            t1 = time.time()
-            if cond not in cache or cond in ("real+synth", "synth"):  # real-only conditions: once per (N, seed)
-                lr_x, lr_y = (shifted_copies(x, seed), y.repeat(5)) if cond == "real+shift" else (x, y)
-                acc_lr = logreg(lr_x, lr_y, xte, yte)
-                acc_cnn = cnn(x, y, xte, yte, seed, shift=cond == "real+shift") if not args.no_cnn else None
-                cache[cond] = acc_lr, acc_cnn
-            acc_lr, acc_cnn = cache[cond]
-            out.append({"data": args.data, "n": n, "seed": seed, "condition": cond, "logreg": round(acc_lr, 4),
-                        "cnn": round(acc_cnn, 4) if acc_cnn is not None else None, "synth_per_class": synth,
-                        "gan_steps": run.config["config"]["steps"], "gan_s": round(gan_s),
-                        "clf_s": round(time.time() - t1), "min_confidence": args.min_confidence,
-                        "acceptance": rep.get("acceptance")})
-            print(f"{args.data} N={n} seed {seed} synth {synth} {cond}: logreg {acc_lr:.4f}"
-                  + (f", cnn {acc_cnn:.4f}" if acc_cnn else ""), flush=True)
+            out.append({"data": args.data, "n": n, "seed": seed, "condition": cond, **accs[cond],
+                        "synth_per_class": synth, "gan_steps": run.config["config"]["steps"], "gan_s": round(gan_s),
+                        "min_confidence": args.min_confidence, "acceptance": rep.get("acceptance")})
+            print(f"{args.data} N={n} seed {seed} synth {synth} {cond}: logreg {accs[cond]['logreg']:.4f}"
+                  + (f", cnn {accs[cond]['cnn']:.4f}" if accs[cond]["cnn"] is not None else ""), flush=True)
     return out
 
 

@@ -90,10 +90,10 @@ def run(name: str, seed: int, args, prov: dict) -> list[dict]:
         opts = dict(steps=args.steps, embed_steps=args.embed_steps, supervised_steps=args.supervised_steps,
                     cell=args.cell, seed=seed, threads=args.threads, **args.opt)
         t = time.time()
-        run_ = ganforge.train(name, model="timegan", out=Path(tmp) / "run", progress=False, **opts)
+        trained = ganforge.train(name, model="timegan", out=Path(tmp) / "run", progress=False, **opts)
         fit_s = time.time() - t
-        change_moments = run_.config["config"].get("change_moments", 0.0)
-        model = ganforge.load(Path(tmp) / "run")
+        change_moments = trained.config["config"]["change_moments"]
+        model = ganforge.load(trained.path)
         fake, fake_len = (a.numpy() for a in model.sample_tensor(n, seed=1000 + seed))
     row(f"timegan-{args.cell}", fit_s=round(fit_s),
         **{"change_moments": change_moments, **{k: v for k, v in opts.items() if k not in ("seed", "threads")}},

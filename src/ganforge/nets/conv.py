@@ -69,7 +69,7 @@ class ResizeConv(nn.Sequential):
         conv = self[1]
         m = _RESIZE_TAPS.to(device=conv.weight.device, dtype=conv.weight.dtype)
         k = torch.einsum("kd,oide,le->iokl", m, conv.weight, m)  # (in, out, 4, 4), as conv_transpose2d wants
-        return F.conv_transpose2d(x, k.to(x.dtype) if x.dtype != k.dtype else k, conv.bias, stride=2, padding=1)
+        return F.conv_transpose2d(x, k.to(x.dtype), conv.bias, stride=2, padding=1)
 
 
 class UpBlock(nn.Module):
