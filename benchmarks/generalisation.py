@@ -368,6 +368,8 @@ def main() -> None:
                     help="a variant's training options (JSON values): rows go to generalisation_tuning.jsonl, "
                          "never to the defaults' table")
     ap.add_argument("--table", action="store_true", help="only rewrite generalisation.md from generalisation.jsonl")
+    ap.add_argument("--keep", type=Path, metavar="DIR",
+                    help="keep each trained run in DIR/SET-SEED (its log, samples and checkpoint) instead of a temp folder")
     args = ap.parse_args()
     if args.table:
         (RESULTS / "generalisation.md").write_text(render(latest_rows(RESULTS / "generalisation.jsonl")))
@@ -380,6 +382,7 @@ def main() -> None:
     jsonl = RESULTS / ("generalisation_tuning.jsonl" if opts else "generalisation.jsonl")
     judges: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
+        tmp = args.keep or tmp
         for name in sets:
             for seed in seeds:
                 row = {**st, **run_one(name, seed, Path(tmp) / f"{name}-{seed}", judges, **opts),
