@@ -27,6 +27,7 @@ real-vs-real floors; the lowest per-class recall; and the health monitor's findi
     python benchmarks/generalisation.py --sets shapes-60 --seeds 1 2
     python benchmarks/generalisation.py --tuning              # the tuning sets on the tuning seeds
     python benchmarks/generalisation.py --table               # only rewrite the .md from the .jsonl
+    python benchmarks/generalisation.py --sets shapes-60 --keep /tmp/runs   # keep the trained runs (logs, samples)
     python benchmarks/generalisation.py --sets shapes-60 --opt channels=8 steps=6000   # a variant: generalisation_tuning.jsonl
 Rows append to benchmarks/results/generalisation.jsonl (keyed by date, commit, machine);
 benchmarks/results/generalisation.md is rewritten from the latest row of each set and seed.
@@ -294,12 +295,12 @@ def latest_rows(jsonl: Path) -> list[dict]:
 
 def render(rows: list[dict]) -> str:
     keys = sorted({(r["date"][:10], r["commit"], r["machine"]) for r in rows})
-    lines = [f"# Generalisation: image defaults on sets they were not tuned on",
+    lines = ["# Generalisation: image defaults on sets they were not tuned on",
              "",
              "`python benchmarks/generalisation.py` (the latest row of each set and seed in "
              "generalisation.jsonl); measured " + "; ".join(f"{d} at commit {c}, {m}" for d, c, m in keys) + ". "
-             f"Shared machine: wall times are inflated when the load average (column *load*) exceeds the "
-             f"core count.",
+             "Shared machine: wall times are inflated when the load average (column *load*) exceeds the "
+             "core count.",
              "",
              f"Tuning sets (the defaults were chosen on these, seeds {', '.join(map(str, TUNING_SEEDS))}): "
              f"{', '.join(TUNING_SETS)} (mnist5k-rgb-64, for large colour images, chose G's resize upsampling for "
