@@ -29,6 +29,7 @@ from ..io.errors import GanforgeError
 from ..nets import build_net
 from ..nets.text2img import TEXT_NORMS
 from .base import Family, Phase
+from .gan import CONDITIONAL_STEPS
 from .losses import d_prob
 from .options import RunOptions
 
@@ -37,12 +38,6 @@ from .options import RunOptions
 # captions over two tuning sets (1500 steps, seed 0; mnist5k 0: 0.742 / 0.552, 0.5: 0.676 / 0.600;
 # fashion-mnist 0: 0.517 / 0.487, 0.5: 0.480 / 0.457): 0.575 at 0 vs 0.553 at 0.5.
 WORD_DROPOUT = 0.0
-
-# 3,000 steps, as cgan's (tuning runs, seed 0, text2img_tune.md; 1,500 -> 3,000): R-precision on
-# seen / validation captions mnist5k 0.707 / 0.612 -> 0.859 / 0.704, fashion-mnist 0.549 / 0.528
-# -> 0.609 / 0.569; fashion-mnist width accuracy 0.710 / 0.750 -> 0.744 / 0.779, size 0.773 /
-# 0.794 -> 0.824 / 0.836; FID mnist5k 6.67 -> 8.28 (recall 0.27 -> 0.19), fashion-mnist 15.0 -> 14.5.
-TEXT2IMG_STEPS = 3000
 
 
 # mismatch_nearest 0.5 vs 0 on fashion-mnist-captions (tuning run, seen / validation captions,
@@ -92,9 +87,13 @@ class Text2Img(Family):
     def defaults(cls, meta: dict) -> dict:
         tiny = max(meta["shape"][1:]) <= 12
         # The conditional recipe of families/gan.py (hinge, spectral norm, betas (0, 0.9)) at the
-        # width and length that fit a laptop CPU: 28 px at 16 channels and 3,000 steps, as cgan's.
+        # width and length that fit a laptop CPU: 28 px at 16 channels, cgan's steps. 1,500 -> 3,000
+        # steps (tuning runs, seed 0, text2img_tune.md): R-precision on seen / validation captions
+        # mnist5k 0.707 / 0.612 -> 0.859 / 0.704, fashion-mnist 0.549 / 0.528 -> 0.609 / 0.569;
+        # fashion-mnist width accuracy 0.710 / 0.750 -> 0.744 / 0.779, size 0.773 / 0.794 -> 0.824 /
+        # 0.836; FID mnist5k 6.67 -> 8.28 (recall 0.27 -> 0.19), fashion-mnist 15.0 -> 14.5.
         return dict(batch_size=64, betas=(0.0, 0.9), channels=32 if tiny else 16, z_dim=32,
-                    steps=1500 if tiny else TEXT2IMG_STEPS, word_dropout=WORD_DROPOUT)
+                    steps=1500 if tiny else CONDITIONAL_STEPS, word_dropout=WORD_DROPOUT)
 
     @classmethod
     def load_data(cls, spec: str, opts: dict):
