@@ -77,6 +77,7 @@ class CGANOptions(GANOptions):
     upsample: str = "transposed"      # G's x2 steps: transposed | resize (nearest + 3x3 conv)
     ac_weight: float = 0.0            # > 0: AC-GAN auxiliary classifier head on D
     projection: bool = True           # projection discriminator
+    class_pool: bool = False          # D's class terms read its last map summed over space
     # > 0: a content classifier trained on real images guides G (weight). mnist5k-rgb-64 (seed 0):
     # 0.2 raised the judge's label accuracy 14.9% -> 46.8% (FID 48.3 -> 52.8, recall 0.69 -> 0.49);
     # 0.5 (judge 38.9%, recall 0.05) and 1.0 drew about one image per class. Held-out shapes-60
@@ -170,7 +171,8 @@ def net_specs(cfg, meta: dict, conditional: bool, conv_nets: bool | None) -> dic
                                                       channels=cfg.channels, num_classes=nc, cond_bn=nc > 0,
                                                       **({"upsample": up} if up != "transposed" else {}))},
                 "D": {"net": "conv_d", "kwargs": dict(in_shape=d_shape, channels=cfg.channels, **d_common,
-                                                      **({"mbstd": cfg.mbstd} if getattr(cfg, "mbstd", 0) else {}))}}
+                                                      **({"mbstd": cfg.mbstd} if getattr(cfg, "mbstd", 0) else {}),
+                                                      **({"class_pool": True} if getattr(cfg, "class_pool", False) and nc else {}))}}
     return {"G": {"net": "mlp_g", "kwargs": dict(z_dim=cfg.z_dim, out_shape=shape, hidden=cfg.hidden,
                                                  depth=cfg.depth, num_classes=nc,
                                                  tanh=kind == "images")},

@@ -122,11 +122,15 @@ class ConvGenerator(nn.Module):
 
 
 class ConvDiscriminator(nn.Module):
+    """Strided 4x4 convs down to a 3..7 base, then DiscriminatorHead on the flattened map.
+    `class_pool`: the class terms (projection, AC head) read the map summed over space (as SNGAN's
+    D does), so a class looks the same wherever in the image the object sits."""
+
     def __init__(self, in_shape: list[int], channels: int = 64, num_classes: int = 0,
                  projection: bool = True, aux_classifier: bool = False, spectral: bool = False,
-                 mbstd: int = 0):
+                 mbstd: int = 0, class_pool: bool = False):
         super().__init__()
-        self.mbstd = mbstd
+        self.mbstd, self.class_pool = mbstd, class_pool
         c_in, self.h, self.w = in_shape[0], in_shape[1], in_shape[-1]
         self.size = build_size(self.h, self.w)
         base, k = pyramid(self.size)
@@ -137,16 +141,17 @@ class ConvDiscriminator(nn.Module):
         self.features = nn.Sequential(*layers)
         extra = base ** 2 if mbstd else 0  # one map: the std across a group, at the last level
         self.head = DiscriminatorHead(_width(channels, k) * base ** 2 + extra, num_classes, projection,
-                                      aux_classifier)
+                                      aux_classifier, class_dim=_width(channels, k) if class_pool else None)
         dcgan_init(self)
         if spectral:
             apply_spectral_norm(self)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None):
         h = self.features(_pad(x, self.size))
+        hc = h.sum((2, 3)) if self.class_pool else None
         if self.mbstd:
             h = torch.cat([h, minibatch_std(h, self.mbstd)], 1)
-        return self.head(h.flatten(1), labels)
+        return self.head(h.flatten(1), labels, hc)
 
 
 class ContentClassifier(nn.Module):

@@ -43,22 +43,26 @@ class CondBatchNorm2d(nn.Module):
 
 class DiscriminatorHead(nn.Module):
     """Turns D features h into a realness logit, optionally with a projection term
-    <embed(y), h> (Miyato & Koyama 2018) and an AC-GAN class head (Odena et al. 2017)."""
+    <embed(y), h> (Miyato & Koyama 2018) and an AC-GAN class head (Odena et al. 2017).
+    `class_dim`: the class terms read their own features `hc` of that size (a conv D's spatially
+    pooled map), not h."""
 
     def __init__(self, feat_dim: int, num_classes: int = 0, projection: bool = True,
-                 aux_classifier: bool = False):
+                 aux_classifier: bool = False, class_dim: int | None = None):
         super().__init__()
         self.out = nn.Linear(feat_dim, 1)
-        self.proj = nn.Embedding(num_classes, feat_dim) if num_classes > 0 and projection else None
-        self.aux = nn.Linear(feat_dim, num_classes) if num_classes > 0 and aux_classifier else None
+        cdim = class_dim or feat_dim
+        self.proj = nn.Embedding(num_classes, cdim) if num_classes > 0 and projection else None
+        self.aux = nn.Linear(cdim, num_classes) if num_classes > 0 and aux_classifier else None
         if self.proj is not None:
             nn.init.normal_(self.proj.weight, 0.0, 0.02)
 
-    def forward(self, h: torch.Tensor, labels: torch.Tensor | None):
+    def forward(self, h: torch.Tensor, labels: torch.Tensor | None, hc: torch.Tensor | None = None):
+        hc = h if hc is None else hc
         logit = self.out(h).squeeze(1)
         if self.proj is not None and labels is not None:
-            logit = logit + (self.proj(labels) * h).sum(dim=1)
-        cls = self.aux(h) if self.aux is not None else None
+            logit = logit + (self.proj(labels) * hc).sum(dim=1)
+        cls = self.aux(hc) if self.aux is not None else None
         return logit, cls
 
 
