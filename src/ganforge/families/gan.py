@@ -94,12 +94,7 @@ POINT_DEFAULTS = dict(steps=3000, batch_size=256, lr_g=1e-3, lr_d=1e-3, z_dim=16
 # FID 18.6, recall 0.48, coverage 0.70, 97.1%; lr_g 1e-4, lr_d 4e-4: recall 0.56 but 89.8%.
 # Without the AC term (2e-4/2e-4): recall 0.15 (so not the cause); channels 32: FID 23.3, recall
 # 0.14 at 3x the time.
-# D's class terms read its last map summed over positions (class_pool, as SNGAN's projection D):
-# mnist5k-rgb-64 (seed 0, objects anywhere in the frame), judge label accuracy 14.9% -> 35.3% at
-# 1,500 steps and 38.0% -> 50.1% at 3,000 (FID 20.8 -> 13.0, recall 0.79 -> 0.69). An earlier
-# reading stopped at step 1,250 saw no gain: labels come late either way (generalisation_tuning.jsonl).
-CONDITIONAL = dict(loss="hinge", spectral_norm=True, betas=(0.0, 0.9), ac_weight=0.2, lr_g=2e-4, lr_d=4e-4,
-                   class_pool=True)
+CONDITIONAL = dict(loss="hinge", spectral_norm=True, betas=(0.0, 0.9), ac_weight=0.2, lr_g=2e-4, lr_d=4e-4)
 # mnist5k (seed 0, n 2,500): 1,500 steps FID 13.6, recall 0.52; 3,000 steps FID 3.4, recall 0.68,
 # label accuracy 98.8% (3,000 with lr decay: 9.8). Larger images too: mnist5k-rgb-64 (seed 0,
 # generalisation_tuning.jsonl) 1,500 steps FID 48.3, coverage 0.65, judge label accuracy 14.9%;
@@ -114,6 +109,14 @@ CONDITIONAL_STEPS = 3000
 # doublings and fewer keep the transposed convs their recipe was tuned with; fashion-kit-36 is no
 # longer held out for this choice.
 RESIZE_DOUBLINGS = 4
+# A conditional D of four or more doublings reads the class from its last map summed over
+# positions (class_pool, SNGAN's projection D): there each position sees most of the image.
+# mnist5k-rgb-64 (seed 0, digits anywhere in the frame; generalisation_tuning.jsonl): judge label
+# accuracy 14.9% -> 35.3% at 1,500 steps, 38.0% -> 50.1% at 3,000 (FID 20.8 -> 13.0, recall
+# 0.79 -> 0.69). On mnist5k (28 px, two doublings: 7x7 positions of small receptive fields) it
+# collapsed each class (recall 0.04, FID 61 vs 3.4), so smaller nets keep the flattened head.
+# (An earlier try read labels only to step 1,250, where the flattened head is at chance too.)
+CLASS_POOL_DOUBLINGS = 4
 STEP_BUDGET = 4.2  # a training step costs at most ~4x a 28 px, 16-channel, batch-64 step (mnist5k cgan)
 
 
@@ -130,7 +133,7 @@ def image_defaults(meta: dict, conditional: bool) -> dict:
     Tiny images (<= 12 px: two doublings) afford a wide net. Larger images keep a step within
     STEP_BUDGET by halving the batch (to 32), then the width (to 8): a stated compute policy,
     not a measured optimum. A G of RESIZE_DOUBLINGS or more doublings upsamples by resize + conv
-    (tuned on mnist5k-rgb-64)."""
+    (tuned on mnist5k-rgb-64), and a conditional D of CLASS_POOL_DOUBLINGS pools its class terms."""
     size, count = max(meta["shape"][1:]), meta.get("count") or 0
     tiny = size <= 12
     channels = 64 if tiny else 16 if conditional else 32
@@ -144,8 +147,11 @@ def image_defaults(meta: dict, conditional: bool) -> dict:
              steps=1500 if count < 3000 else 3000 if count < 20000 else 4000)
     if conditional:  # see CONDITIONAL_STEPS
         d.update(CONDITIONAL, steps=1500 if tiny else CONDITIONAL_STEPS)
-    if pyramid(build_size(size))[1] >= RESIZE_DOUBLINGS:
+    doublings = pyramid(build_size(size))[1]
+    if doublings >= RESIZE_DOUBLINGS:
         d["upsample"] = "resize"
+    if conditional and doublings >= CLASS_POOL_DOUBLINGS:
+        d["class_pool"] = True
     return d
 
 
