@@ -149,19 +149,14 @@ def test_class_guide_trains_a_content_classifier_on_real_images_and_resumes(tmp_
         ganforge.train("ring8", out=tmp_path / "pts", model="cgan", steps=2, progress=False, class_guide=0.2)
 
 
-def test_large_labelled_images_pool_d_class_terms_over_positions_and_the_choice_travels_with_the_run(tmp_path):
-    """A conditional D of four or more doublings reads the class (projection and AC head) from its
-    last map summed over positions: its class terms have the last level's width, not width x
-    positions (mnist5k-rgb-64: label accuracy 38% -> 50%; on 28 px mnist5k it collapsed each
-    class, so smaller nets keep the flattened head). --class-pool travels with a resumed run."""
+def test_class_pool_reads_d_class_terms_summed_over_positions_and_travels_with_the_run(tmp_path):
+    """--class-pool: D's class terms (projection and AC head) read its last map summed over
+    positions, so they have the last level's width, not width x positions; off by default (it
+    did not carry to held-out data); the choice travels with a resumed run."""
     import torch
     from ganforge.families.gan import image_defaults
     from ganforge.nets.conv import ConvDiscriminator
-    for conditional in (True, False):
-        picked = {size: image_defaults({"shape": [3, size, size], "count": 4000}, conditional).get("class_pool")
-                  for size in (20, 28, 36, 56, 60, 100)}
-        assert picked == ({20: None, 28: None, 36: None, 56: None, 60: True, 100: True} if conditional
-                          else dict.fromkeys(picked))
+    assert not any(image_defaults({"shape": [3, s, s], "count": 4000}, True).get("class_pool") for s in (20, 60, 100))
     d = ConvDiscriminator([3, 20, 20], channels=8, num_classes=3, aux_classifier=True, spectral=True, class_pool=True)
     logit, cls = d(torch.rand(4, 3, 20, 20), torch.tensor([0, 1, 2, 0]))
     assert logit.shape == (4,) and cls.shape == (4, 3)
@@ -171,6 +166,7 @@ def test_large_labelled_images_pool_d_class_terms_over_positions_and_the_choice_
     opts = {**TINY, "ckpt_every": 1}
     flat = ganforge.train(str(tmp_path / "a.npz"), out=tmp_path / "f", progress=False, **opts)
     assert flat.config["config"]["model"] == "cgan" and not flat.config["config"]["class_pool"]
+    assert ganforge.load(flat.path).net is not None
     run = ganforge.train(str(tmp_path / "a.npz"), out=tmp_path / "r", progress=False, class_pool=True, **opts)
     more = ganforge.train(str(tmp_path / "a.npz"), out=tmp_path / "r", progress=False, resume=True,
                           **{**opts, "steps": 3})

@@ -63,7 +63,7 @@ def cli():
               help="Sampling keeps only fakes D scores like real data (default: on for 2D points).")
 @click.option("--ac-weight", type=float, help="cgan: AC-GAN classifier loss weight (0 = off).")
 @click.option("--class-pool/--no-class-pool", default=None,
-              help="cgan: D's class terms read its last features summed over positions, so a class reads the same anywhere in the image (default: on for images built at 64 px and up).")
+              help="cgan: D's class terms read its last features summed over positions, so a class reads the same anywhere in the image (off by default: it did not carry to held-out data).")
 @click.option("--class-guide", type=float,
               help="cgan: weight of a content classifier, trained on real images only, that G's images must read as the asked class (0 = off).")
 @click.option("--mbstd", type=int, help="dcgan/cgan: minibatch-std group size in D (0 = off).")
