@@ -62,6 +62,8 @@ def cli():
 @click.option("--sample-filter/--no-sample-filter", default=None,
               help="Sampling keeps only fakes D scores like real data (default: on for 2D points).")
 @click.option("--ac-weight", type=float, help="cgan: AC-GAN classifier loss weight (0 = off).")
+@click.option("--ac-fake/--no-ac-fake", default=None,
+              help="cgan: D's AC head also learns the asked class on G's images (AC-GAN; default on); off: real images only.")
 @click.option("--class-pool/--no-class-pool", default=None,
               help="cgan: D's class terms read its last features summed over positions, so a class reads the same anywhere in the image (off by default: it did not carry to held-out data).")
 @click.option("--class-guide", type=float,

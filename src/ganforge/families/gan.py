@@ -76,6 +76,7 @@ class CGANOptions(GANOptions):
     mbstd: int = 0                    # minibatch-std group size in D (ProGAN); 0 = off
     upsample: str = "transposed"      # G's x2 steps: transposed | resize (nearest + 3x3 conv)
     ac_weight: float = 0.0            # > 0: AC-GAN auxiliary classifier head on D
+    ac_fake: bool = True              # D's AC head also learns the asked class on G's images (AC-GAN)
     projection: bool = True           # projection discriminator
     # conv D's class terms read its last map summed over positions (SNGAN's projection D). Tuning set
     # mnist5k-rgb-64 (seed 0, generalisation_tuning.jsonl): judge label accuracy 38.0% -> 50.1% at
@@ -265,7 +266,10 @@ class NoiseToDataGAN(Family):
         elif r1:
             loss = loss + 0.5 * cfg.r1_gamma * cfg.r1_every * r1_penalty(real_logit, real)
         if real_cls is not None:
-            loss = loss + cfg.ac_weight * (F.cross_entropy(real_cls, y) + F.cross_entropy(fake_cls, y))
+            # ac_fake off: D's classifier learns from real images only, so a cue G paints on its
+            # images to mark the class (not the class's content) earns G nothing from it
+            loss = loss + cfg.ac_weight * (F.cross_entropy(real_cls, y)
+                                           + (F.cross_entropy(fake_cls, y) if getattr(cfg, "ac_fake", True) else 0))
         return loss, {"d_loss": loss.detach(),
                       "D_real": d_prob(cfg.loss, real_logit.detach()).mean(),
                       "D_fake": d_prob(cfg.loss, fake_logit.detach()).mean(),
