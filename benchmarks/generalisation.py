@@ -262,7 +262,7 @@ def run_one(name: str, seed: int, out: Path, judge_cache: dict, **options) -> di
             "shape": run.config["data"]["shape"], "count": len(y), "classes": nc, "steps": run.step,
             "options": {k: cfg[k] for k in ("steps", "batch_size", "channels", "z_dim", "loss", "spectral_norm",
                                             "ac_weight", "lr_g", "lr_d", "betas", "ema_decay", "r1_gamma",
-                                            "augment", "upsample", "class_pool", "class_guide") if k in cfg},
+                                            "augment", "upsample", "class_pool", "ac_fake", "class_guide") if k in cfg},
             "wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "load": round((load0 + os.getloadavg()[0]) / 2, 1),
             "judge_real_acc": round(judge_real_acc, 4), "judge_acc": round(judge_acc, 4), "judge_train_s": round(judge_s, 1),
             "own_acc": _r(m.get("label_accuracy", (None, None))[0]),

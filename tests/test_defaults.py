@@ -172,3 +172,30 @@ def test_class_pool_reads_d_class_terms_summed_over_positions_and_travels_with_t
                           **{**opts, "steps": 3})
     assert more.step == 3 and more.config["config"]["class_pool"]
     assert ganforge.load(run.path).sample(2, seed=0).samples.shape == (2, 20, 20, 3)
+
+
+@pytest.mark.parametrize("ac_fake", [True, False])
+def test_no_ac_fake_teaches_d_class_head_from_real_images_only(ac_fake):
+    """--no-ac-fake: D's AC head learns the class from real images only, so its gradient does not
+    depend on what G drew; the AC-GAN default also learns it on G's images."""
+    import torch
+    from ganforge.data import load_dataset
+    from ganforge.families import build_family, family_class
+    from ganforge.families.resolve import resolve
+    data = load_dataset("digits")
+    cfg = resolve(family_class("cgan"), dict(data="digits", channels=8, batch_size=16, ac_fake=ac_fake),
+                  data.meta(), "digits")
+    fam = build_family(cfg, data.meta())
+    batch = data.stream(16, 0).next()
+    D, grads = fam.nets["D"], []
+    start = {k: v.clone() for k, v in D.state_dict().items()}  # spectral norm's vectors move each pass
+    for g_seed in (0, 1):  # two different Gs, the same D and real batch
+        torch.manual_seed(g_seed)
+        for p in fam.nets["G"].parameters():
+            torch.nn.init.normal_(p, 0.0, 0.2)
+        D.load_state_dict(start)
+        D.zero_grad()
+        torch.manual_seed(7)
+        fam.phases[0].loss(batch, {"step": 1})[0].backward()
+        grads.append(D.head.aux.parametrizations.weight.original.grad.clone())  # spectral norm: the raw weight
+    assert torch.allclose(grads[0], grads[1]) is (not ac_fake)
