@@ -162,15 +162,20 @@ def test_class_pool_reads_d_class_terms_summed_over_positions_and_travels_with_t
     assert logit.shape == (4,) and cls.shape == (4, 3)
     assert d.head.aux.in_features == d.head.proj.embedding_dim == 8 * 2 ** 2  # width at the last level
     assert d.head.out.in_features == 8 * 2 ** 2 * 5 ** 2  # realness still reads the whole map
+    from safetensors import safe_open
+
+    def proj_width(run):  # the saved D's class embedding: its width says what the class terms read
+        with safe_open(str(run.path / "checkpoint.safetensors"), "pt") as f:
+            return f.get_slice("s.nets.D.head.proj.parametrizations.weight.original").get_shape()[1]
     np.savez(tmp_path / "a.npz", images=_blobs(8, 20, 3), labels=np.arange(8) % 2)
     opts = {**TINY, "ckpt_every": 1}
     flat = ganforge.train(str(tmp_path / "a.npz"), out=tmp_path / "f", progress=False, **opts)
     assert flat.config["config"]["model"] == "cgan" and not flat.config["config"]["class_pool"]
-    assert ganforge.load(flat.path).net is not None
+    assert proj_width(flat) == 8 * 2 ** 2 * 5 ** 2
     run = ganforge.train(str(tmp_path / "a.npz"), out=tmp_path / "r", progress=False, class_pool=True, **opts)
     more = ganforge.train(str(tmp_path / "a.npz"), out=tmp_path / "r", progress=False, resume=True,
                           **{**opts, "steps": 3})
-    assert more.step == 3 and more.config["config"]["class_pool"]
+    assert more.step == 3 and more.config["config"]["class_pool"] and proj_width(more) == 8 * 2 ** 2
     assert ganforge.load(run.path).sample(2, seed=0).samples.shape == (2, 20, 20, 3)
 
 

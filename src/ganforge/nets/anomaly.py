@@ -30,7 +30,7 @@ class LatentHead(nn.Module):
         super().__init__()
         self.out = nn.Linear(feat_dim, z_dim)
 
-    def forward(self, h: torch.Tensor, labels=None):
+    def forward(self, h: torch.Tensor, labels=None, hc=None):
         return self.out(h), None
 
 

@@ -151,8 +151,7 @@ class ConvDiscriminator(nn.Module):
         hc = h.sum((2, 3)) if self.class_pool else None
         if self.mbstd:
             h = torch.cat([h, minibatch_std(h, self.mbstd)], 1)
-        # hc only when pooling: other heads (anomaly's LatentHead) take (h, labels)
-        return self.head(h.flatten(1), labels, hc) if hc is not None else self.head(h.flatten(1), labels)
+        return self.head(h.flatten(1), labels, hc)
 
 
 class ContentClassifier(nn.Module):
