@@ -65,6 +65,7 @@ class Text2ImgOptions(RunOptions):
     text_noise: float = 0.0           # noise of this expected length on the (unit) embeddings G trains on
     interp_weight: float = 0.0        # GAN-INT-CLS: G also fools D on midpoints of two captions' embeddings
     word_dropout: float = 0.0         # also train on each caption with words dropped at this rate (0 = off)
+    diversity_weight: float = 0.0     # MSGAN mode seeking: G is rewarded for two noises giving two images of one caption
 
 
 def _fake_term(kind: str, logit: torch.Tensor) -> torch.Tensor:
@@ -116,8 +117,8 @@ class Text2Img(Family):
         self.examples, text_dim = list(info.get("example_captions", [])), int(info["text_dim"])
         if cfg.text_norm not in TEXT_NORMS:
             raise GanforgeError(f"text_norm must be one of {', '.join(TEXT_NORMS)}, got {cfg.text_norm!r}")
-        if cfg.text_noise < 0 or cfg.interp_weight < 0:
-            raise GanforgeError("text_noise and interp_weight must be 0 or more")
+        if cfg.text_noise < 0 or cfg.interp_weight < 0 or cfg.diversity_weight < 0:
+            raise GanforgeError("text_noise, interp_weight and diversity_weight must be 0 or more")
         if not 0 <= cfg.mismatch_nearest <= 1:
             raise GanforgeError(f"mismatch_nearest is a share, from 0 to 1; got {cfg.mismatch_nearest}")
         g_kw = {"text_norm": cfg.text_norm} if cfg.text_norm != "dim" else {}  # older runs' specs unchanged
@@ -136,8 +137,9 @@ class Text2Img(Family):
         G, D, kind, m = self.nets["G"], self.nets["D"], self.cfg.loss, self.cfg.mismatch_weight
         real, emb = batch
         c, kl = G.condition(self._noisy(emb))  # with its graph: the G phase reuses these fakes
-        fake = G.render(torch.randn(len(real), self.cfg.z_dim, device=real.device), c)
-        ctx["fake"], ctx["kl"] = fake, kl
+        z = torch.randn(len(real), self.cfg.z_dim, device=real.device)
+        fake = G.render(z, c)
+        ctx["fake"], ctx["kl"], ctx["z"], ctx["c"] = fake, kl, z, c
         wrong = self._wrong_captions(emb)
         other = (wrong != emb).any(1)  # the same caption text is no wrong caption
         n, k = len(real), int(other.sum())
@@ -156,10 +158,11 @@ class Text2Img(Family):
     def g_step(self, batch, ctx):
         G, D, cfg = self.nets["G"], self.nets["D"], self.cfg
         real, emb = batch
-        fake, kl = ctx.pop("fake", None), ctx.pop("kl", None)
+        fake, kl, z, c = (ctx.pop(k, None) for k in ("fake", "kl", "z", "c"))
         if fake is None:
             c, kl = G.condition(self._noisy(emb))
-            fake = G.render(torch.randn(len(real), cfg.z_dim, device=real.device), c)
+            z = torch.randn(len(real), cfg.z_dim, device=real.device)
+            fake = G.render(z, c)
         adv_of = (lambda lg: F.softplus(-lg).mean()) if cfg.loss == "ns" else (lambda lg: -lg.mean())
         adv = adv_of(D(fake, emb))
         kl = kl.float().mean()
@@ -170,7 +173,23 @@ class Text2Img(Family):
             adv_mid = adv_of(D(G.render(torch.randn(len(real), cfg.z_dim, device=real.device), c_mid), mid))
             loss = loss + cfg.interp_weight * (adv_mid + cfg.kl_weight * kl_mid.float().mean())
             stats["g_interp"] = adv_mid.detach()
+        if cfg.diversity_weight > 0:
+            spread = self._spread(fake, z, c)
+            loss = loss + cfg.diversity_weight / (spread + 1e-5)
+            stats["g_spread"] = spread.detach()
         return loss, stats
+
+    def _spread(self, fake, z, c) -> torch.Tensor:
+        """MSGAN (Mao et al. 2019): how far apart two images of one condition are per unit of
+        noise distance, for the first half of the batch drawn again with new noise. A conditional G
+        that ignores its noise (one image per caption: low recall) scores near 0, and 1 / spread
+        in G's loss pushes it to use the noise."""
+        k = max(1, len(fake) // 2)
+        z2 = torch.randn_like(z[:k])
+        other = self.nets["G"].render(z2, c[:k])
+        image_gap = (fake[:k].float() - other.float()).abs().flatten(1).mean(1)
+        noise_gap = (z[:k] - z2).abs().mean(1)
+        return (image_gap / noise_gap).mean()
 
     def _wrong_captions(self, emb: torch.Tensor) -> torch.Tensor:
         """Each pair's wrong caption: the next pair's; for a `mismatch_nearest` share of pairs, the
