@@ -137,9 +137,8 @@ class Text2Img(Family):
         G, D, kind, m = self.nets["G"], self.nets["D"], self.cfg.loss, self.cfg.mismatch_weight
         real, emb = batch
         c, kl = G.condition(self._noisy(emb))  # with its graph: the G phase reuses these fakes
-        z = torch.randn(len(real), self.cfg.z_dim, device=real.device)
-        fake = G.render(z, c)
-        ctx["fake"], ctx["kl"], ctx["z"], ctx["c"] = fake, kl, z, c
+        fake = G.render(torch.randn(len(real), self.cfg.z_dim, device=real.device), c)
+        ctx["fake"], ctx["kl"], ctx["c"] = fake, kl, c
         wrong = self._wrong_captions(emb)
         other = (wrong != emb).any(1)  # the same caption text is no wrong caption
         n, k = len(real), int(other.sum())
@@ -158,11 +157,10 @@ class Text2Img(Family):
     def g_step(self, batch, ctx):
         G, D, cfg = self.nets["G"], self.nets["D"], self.cfg
         real, emb = batch
-        fake, kl, z, c = (ctx.pop(k, None) for k in ("fake", "kl", "z", "c"))
+        fake, kl, c = (ctx.pop(k, None) for k in ("fake", "kl", "c"))
         if fake is None:
             c, kl = G.condition(self._noisy(emb))
-            z = torch.randn(len(real), cfg.z_dim, device=real.device)
-            fake = G.render(z, c)
+            fake = G.render(torch.randn(len(real), cfg.z_dim, device=real.device), c)
         adv_of = (lambda lg: F.softplus(-lg).mean()) if cfg.loss == "ns" else (lambda lg: -lg.mean())
         adv = adv_of(D(fake, emb))
         kl = kl.float().mean()
@@ -174,21 +172,22 @@ class Text2Img(Family):
             loss = loss + cfg.interp_weight * (adv_mid + cfg.kl_weight * kl_mid.float().mean())
             stats["g_interp"] = adv_mid.detach()
         if cfg.diversity_weight > 0:
-            spread = self._spread(fake, z, c)
+            spread = self._spread(c)
             loss = loss + cfg.diversity_weight / (spread + 1e-5)
             stats["g_spread"] = spread.detach()
         return loss, stats
 
-    def _spread(self, fake, z, c) -> torch.Tensor:
-        """MSGAN (Mao et al. 2019): how far apart two images of one condition are per unit of
-        noise distance, for the first half of the batch drawn again with new noise. A conditional G
-        that ignores its noise (one image per caption: low recall) scores near 0, and 1 / spread
-        in G's loss pushes it to use the noise."""
-        k = max(1, len(fake) // 2)
-        z2 = torch.randn_like(z[:k])
-        other = self.nets["G"].render(z2, c[:k])
-        image_gap = (fake[:k].float() - other.float()).abs().flatten(1).mean(1)
-        noise_gap = (z[:k] - z2).abs().mean(1)
+    def _spread(self, c: torch.Tensor) -> torch.Tensor:
+        """MSGAN (Mao et al. 2019): how far apart two images of one condition are per unit of noise
+        distance, over half the batch's conditions each drawn with two noises. Both draws go
+        through G in one batch, so BatchNorm sees them alike and only the noise tells them apart.
+        A G that ignores its noise (one image per caption: low recall) scores 0, and 1 / spread in
+        G's loss pushes it to use the noise."""
+        k = max(1, len(c) // 2)
+        z = torch.randn(2 * k, self.cfg.z_dim, device=c.device)
+        a, b = self.nets["G"].render(z, torch.cat([c[:k], c[:k]])).float().chunk(2)
+        image_gap = (a - b).abs().flatten(1).mean(1)
+        noise_gap = (z[:k] - z[k:]).abs().mean(1)
         return (image_gap / noise_gap).mean()
 
     def _wrong_captions(self, emb: torch.Tensor) -> torch.Tensor:
