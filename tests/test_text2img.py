@@ -218,6 +218,34 @@ def test_interpolated_captions_train_g_only_when_asked():
         build_family(Text2ImgOptions(model="text2img", text_norm="pca"), meta)
 
 
+
+def test_diversity_term_is_zero_for_a_g_that_ignores_its_noise_and_teaches_it_to_use_it():
+    from ganforge.families import build_family
+    from ganforge.families.text2img import Text2ImgOptions
+    meta = {"name": "t", "kind": "images", "shape": [1, 8, 8], "info": {"text_dim": 6}}
+    torch.manual_seed(0)
+    real, emb = torch.rand(8, 1, 8, 8) * 2 - 1, torch.eye(6)[[0, 1, 2, 3, 0, 1, 2, 3]]
+    fam = build_family(Text2ImgOptions(model="text2img", channels=4, z_dim=4, diversity_weight=1.0), meta)
+    G = fam.nets["G"]
+    c = G.condition(emb)[0].detach()
+    with torch.no_grad():
+        G.project.weight[:, :4] = 0  # the noise's columns: this G draws one image per caption
+        assert float(fam._spread(c)) < 1e-5  # one batch for both draws: BatchNorm cannot fake a spread
+        G.project.weight[:, :4] = 1e-3 * torch.randn(len(G.project.weight), 4)  # now barely uses it
+        before = float(fam._spread(c))
+    opt = torch.optim.Adam(G.parameters(), lr=1e-2)
+    for _ in range(30):  # the term alone: it must bring the noise into play
+        opt.zero_grad()
+        (1 / (fam._spread(c) + 1e-5)).backward()
+        opt.step()
+    assert float(fam._spread(c)) > 10 * before, (before, float(fam._spread(c)))
+    loss, stats = fam.g_step((real, emb), {})
+    assert "g_spread" in stats and torch.isfinite(loss)
+    off = build_family(Text2ImgOptions(model="text2img", channels=4, z_dim=4), meta)
+    assert "g_spread" not in off.g_step((real, emb), {})[1]
+    with pytest.raises(GanforgeError, match="diversity_weight must be 0 or more"):
+        build_family(Text2ImgOptions(model="text2img", diversity_weight=-1), meta)
+
 # Offline and safe: no socket can open, the Hugging Face offline switches are on.
 FRESH = r"""
 import json, socket, sys
