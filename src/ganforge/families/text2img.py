@@ -8,6 +8,9 @@ generated, a real image paired with another image's caption counts as fake, so D
 it G) must read the words, not only judge realism. Wrong captions are the batch's own captions
 shifted by one; a pair whose two captions are the same text is left out of that term.
 
+G's loss also carries MSGAN's mode-seeking term (`diversity_weight`, on by default above 12 px):
+without it G drew nearly one image per caption (recall a sixth of the real floor's).
+
 Captions are also trained on with words dropped (`word_dropout`, data/captions.py
 `with_dropped_words`), so G meets many phrasings of one content; off by default (measured worse
 on two tuning sets, and on the held-out captions: benchmarks/results/text2img.md); the
