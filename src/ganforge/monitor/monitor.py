@@ -65,11 +65,17 @@ class HealthMonitor:
         fam = trainer.family
         info = fam.sampler_info()
         g = torch.Generator().manual_seed(777)  # own RNG: training randomness untouched
-        self.noise = info.get("input") == "noise" and hasattr(self.data, "x")
+        # noise in (labels optional), or noise and a caption embedding in (text2img)
+        text = info.get("input") == "text" and getattr(self.data, "emb", None) is not None
+        self.noise = (info.get("input") == "noise" or text) and hasattr(self.data, "x")
         if self.noise:
             nc = info.get("num_classes") or 0
             z = torch.randn(PROBE_N, info["z_dim"], generator=g)
-            y = torch.randint(nc, (PROBE_N,), generator=g) if nc else None
+            if text:  # the captions of random (image, caption) pairs
+                y = self.data.emb[self.data.pair_caption[torch.randint(len(self.data.pair_caption), (PROBE_N,),
+                                                                        generator=g)]]
+            else:
+                y = torch.randint(nc, (PROBE_N,), generator=g) if nc else None
             self.probe = (z.to(trainer.device), y.to(trainer.device) if y is not None else None)
             real = self.data.x[torch.randperm(len(self.data.x), generator=g)[:PROBE_N]]
             self.real_div = float(torch.pdist(real.reshape(len(real), -1).float()).mean())

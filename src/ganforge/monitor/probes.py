@@ -35,6 +35,10 @@ recall 0.001 logged "healthy" at every step). Here:
   sample), and the median class. A generator that draws one class from a small corner of it
   reads near 0 there while the median class is covered.
 
+Text-to-image generators get the same probes with captions as the conditions: `div_class_min`
+over up to MAX_CLASSES of the data's captions (`div_class_worst` its index, `div_worst_caption`
+its text), recall / coverage with each held-aside image's own caption; no label reader.
+
 All inputs come from a private RNG, G runs in eval mode without gradients: training is untouched.
 """
 from __future__ import annotations
@@ -77,26 +81,32 @@ class Probes:
         perm = torch.randperm(len(x), generator=g)
         n = min(REF_N, len(x) // 2)
         ref, second = perm[:n], perm[n:2 * n]
-        self.ref_x, self.ref_y = x[ref], (y[ref] if y is not None else None)
-        self.classes = []
-        if self.nc >= 2 and y is not None:
+        self.ref_index, self.ref_x, self.ref_y = ref, x[ref], (y[ref] if y is not None else None)
+        self.classes, self.real_spread, self.captions = [], {}, None
+        self.text = info.get("input") == "text"
+        if self.text:  # captions are the conditions: G(z, caption embedding)
+            self.nc, self.ref_y = 0, None
+            self._caption_conditions(data, g)
+        elif self.nc >= 2 and y is not None:
             pick = torch.randperm(self.nc, generator=g)[:MAX_CLASSES].sort().values.tolist()
-            self.real_spread = {}
             for c in pick:
                 real_c = x[(y == c).nonzero().flatten()[:4 * PER_CLASS]]
                 if len(real_c) >= 2:
                     self.real_spread[c] = max(_spread(real_c), 1e-12)
             self.classes = sorted(self.real_spread)
+        if self.classes:
             self.div_z = torch.randn(len(self.classes) * PER_CLASS, z_dim, generator=g)
             self.div_y = torch.tensor(self.classes).repeat_interleave(PER_CLASS)
-        # recall probe: as many fakes as held-aside reals, with the reals' labels
+            self.div_cond = data.emb[self.div_y] if self.text else self.div_y  # what G is given
+        # recall probe: as many fakes as held-aside reals, with the reals' labels (or captions)
         self.rec_z = torch.randn(n, z_dim, generator=g)
         self.rec_y = self.ref_y if self.nc else None
+        self.rec_cond = self._image_captions(data, ref, g) if self.text else self.rec_y
         self.ref_f = _features(self.ref_x)
         self.floor = self._scores(self.ref_f, _features(x[second]))
         self.cache: dict = {}
         self.reader = None
-        if self.classes and data.kind == "images" and steps >= READER_MIN_STEPS:
+        if self.classes and not self.text and data.kind == "images" and steps >= READER_MIN_STEPS:
             train = torch.ones(len(x), dtype=torch.bool)
             train[second] = False  # the second sample is the reader's held-aside real check
             self.reader = train_reader(x, y, self.nc, train.nonzero().flatten())
@@ -106,11 +116,38 @@ class Probes:
 
     @classmethod
     def create(cls, data, info: dict, device, steps: int = 0) -> "Probes | None":
-        """Probes for noise-input generators of data held in memory with enough examples."""
+        """Probes for noise-input (and caption-input) generators of data held in memory with
+        enough examples."""
         x = getattr(data, "x", None)
-        if info.get("input") != "noise" or x is None or len(x) < 4 * K_DC or data.kind not in ("images", "points"):
+        if x is None or len(x) < 4 * K_DC or data.kind not in ("images", "points"):
             return None
-        return cls(data, info, device, steps)
+        if info.get("input") == "text" and getattr(data, "emb", None) is not None and data.kind == "images":
+            return cls(data, info, device, steps)
+        return cls(data, info, device, steps) if info.get("input") == "noise" else None
+
+    def _caption_conditions(self, data, g) -> None:
+        """Up to MAX_CLASSES of the data's captions (those with several images first) as the
+        conditions of the within-condition diversity. The reference spread of a caption is that
+        of its own images, or the whole data's for a caption of one image: a G that draws one
+        image per caption still reads ~0 against it."""
+        counts = torch.bincount(data.pair_caption, minlength=len(data.captions))
+        order = torch.randperm(len(data.captions), generator=g)
+        pick = (order[counts[order] >= 2].tolist() + order[counts[order] < 2].tolist())[:MAX_CLASSES]
+        whole = _spread(data.x[torch.randperm(len(data.x), generator=g)[:4 * PER_CLASS]])
+        for c in pick:
+            own = data.pair_image[data.pair_caption == c].unique()[:4 * PER_CLASS]
+            self.real_spread[c] = max(_spread(data.x[own]) if len(own) >= 2 else whole, 1e-12)
+        self.classes, self.captions = sorted(self.real_spread), data.captions
+
+    @staticmethod
+    def _image_captions(data, images: torch.Tensor, g) -> torch.Tensor:
+        """The embedding of one of each image's own captions (a seeded pick among its pairs)."""
+        # scattered in a shuffled order: each image keeps one of its pairs' captions at random
+        perm = torch.randperm(len(data.pair_image), generator=g)
+        owner, caption = data.pair_image[perm], data.pair_caption[perm]
+        pick = torch.full((len(data.x),), -1, dtype=torch.int64)
+        pick[owner] = caption
+        return data.emb[pick[images].clamp(min=0)]
 
     def _gen(self, G, z, y) -> torch.Tensor:
         out = []
@@ -136,7 +173,10 @@ class Probes:
     def _class_div(self, x: torch.Tensor, suffix: str = "") -> dict:
         ratios = [_spread(x[self.div_y == c]) / self.real_spread[c] for c in self.classes]
         worst = min(range(len(ratios)), key=ratios.__getitem__)
-        return {f"div_class_min{suffix}": round(ratios[worst], 4), f"div_class_worst{suffix}": self.classes[worst]}
+        out = {f"div_class_min{suffix}": round(ratios[worst], 4), f"div_class_worst{suffix}": self.classes[worst]}
+        if self.captions is not None:  # the condition is a caption: name it (class_detectors.py)
+            out[f"div_worst_caption{suffix}"] = self.captions[self.classes[worst]]
+        return out
 
     @staticmethod
     def _ema_net(ema):
@@ -166,16 +206,16 @@ class Probes:
             out = {}
             ema_net = self._ema_net(ema) if ema is not None and self.classes else None  # one copy per call
             if self.classes:
-                x = self._gen(G, self.div_z, self.div_y)
+                x = self._gen(G, self.div_z, self.div_cond)
                 if not torch.isfinite(x).all():
                     return {}
                 out.update(self._class_div(x))
                 if ema_net is not None:
-                    xe = self._gen(ema_net, self.div_z, self.div_y)
+                    xe = self._gen(ema_net, self.div_z, self.div_cond)
                     if torch.isfinite(xe).all():
                         out.update(self._class_div(xe, "_ema"))
             if call % RECALL_EVERY == 1 or RECALL_EVERY == 1:
-                fake = self._gen(G, self.rec_z, self.rec_y)
+                fake = self._gen(G, self.rec_z, self.rec_cond)
                 if torch.isfinite(fake).all():
                     s = self._scores(self.ref_f, _features(fake), self.cache)
                     out.update({f"probe_{k}": round(v, 4) for k, v in s.items()})
@@ -183,7 +223,7 @@ class Probes:
                     if self.reader is not None:
                         out.update(probe_label_acc=round(self.reader.accuracy(fake, self.rec_y), 4),
                                    probe_label_acc_real=self.reader_real, probe_label_chance=round(1 / self.nc, 4))
-                        saved = fake if ema_net is None else self._gen(ema_net, self.rec_z, self.rec_y)
+                        saved = fake if ema_net is None else self._gen(ema_net, self.rec_z, self.rec_cond)
                         if torch.isfinite(saved).all():
                             out.update(self._worst_class(saved))
             return out
