@@ -35,6 +35,7 @@ from _record import RESULTS, provenance, write_result  # noqa: E402
 import ganforge  # noqa: E402
 from ganforge.apps.synthesize import synthesize  # noqa: E402
 from ganforge.data.builtin import load as load_builtin  # noqa: E402
+from ganforge.families.gan import CONDITIONAL_STEPS  # noqa: E402
 from ganforge.io.images import grid, save_png, to_uint8  # noqa: E402
 from ganforge.metrics.extractors import _augment, accuracy, cnn_spec, train_cnn  # noqa: E402
 
@@ -185,7 +186,8 @@ def render() -> str:
             out += ["", "Reduced to fit a ~30 CPU-minute budget on a loaded 2-core machine: seeds per N "
                         + ", ".join(f"{n}: {k}" for n, k in per_n.items()) + f" (the issue asks {ASKED_SEEDS}; one "
                         "seed gives no interval, and a t-interval on 2 seeds spans ±12.7 standard errors)"
-                        + (f"; cgan {steps} steps (ganforge's default for these sets is 1,500)" if steps != 1500 else "")
+                        + (f"; cgan {steps} steps (ganforge's default for these sets is {CONDITIONAL_STEPS:,})"
+                           if steps != CONDITIONAL_STEPS else "")
                         + "."]
         out += ["", "Goals of issue 20, read from the table:", ""] + [f"- {v}" for v in verdicts]
         gan = np.mean([r["gan_s"] for r in sub])

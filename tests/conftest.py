@@ -57,3 +57,18 @@ class InjectNaN:
                 return g * float("nan")
             return g
         p.register_hook(hook)
+
+
+class IgnoreNoise:
+    """Callback that, from its first call on, makes G's `method` (e.g. "forward", or text2img's
+    "render") run on zero noise (its first argument): a G that ignores z, one image per condition."""
+
+    def __init__(self, method: str = "forward"):
+        self.method, self.hooked = method, False
+
+    def __call__(self, trainer, record):
+        if not self.hooked:
+            G = trainer.family.nets["G"]
+            run = getattr(G, self.method)
+            setattr(G, self.method, lambda z, *rest: run(torch.zeros_like(z), *rest))
+            self.hooked = True

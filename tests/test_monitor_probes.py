@@ -3,6 +3,7 @@ probe cannot (it spans the classes)."""
 import torch
 
 import ganforge
+from conftest import IgnoreNoise
 from ganforge.monitor.detectors import detect
 from ganforge.monitor.doctor import diagnose
 
@@ -51,23 +52,10 @@ def test_recall_stuck_near_zero_while_samples_look_real():
     assert not _collapse(_records([0.5] * 7, recall=climbing))
 
 
-class IgnoreZ:
-    """From its first call on, G's noise input is zeroed: a G that ignores z."""
-
-    def __init__(self):
-        self.hooked = False
-
-    def __call__(self, trainer, record):
-        if not self.hooked:
-            G = trainer.family.nets["G"]
-            G.register_forward_pre_hook(lambda m, args: (torch.zeros_like(args[0]), *args[1:]))
-            self.hooked = True
-
-
 def test_a_collapsed_cgan_gets_a_mode_collapse_finding_and_a_healthy_one_does_not(tmp_path):
     # Measured (digits, 600 steps): a G that ignores z kept the batch diversity at 0.9 ("healthy"
     # before the probes) with within-class diversity 0.0; the healthy run 0.42 -> 0.86.
-    bad = ganforge.train("digits", out=tmp_path / "bad", callbacks=[IgnoreZ()], **SMALL)
+    bad = ganforge.train("digits", out=tmp_path / "bad", callbacks=[IgnoreNoise()], **SMALL)
     found = [r for r in bad.log if r.get("finding") == "mode_collapse"]
     assert found and found[0]["severity"] == "problem", [r for r in bad.log if "finding" in r]
     assert any(f["finding"] == "mode_collapse" for f in diagnose(bad.path)["findings"])

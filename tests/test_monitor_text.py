@@ -5,6 +5,7 @@ term (families/text2img.py)."""
 import torch
 
 import ganforge
+from conftest import IgnoreNoise
 from ganforge.monitor.detectors import detect
 from ganforge.monitor.probes import Probes
 
@@ -12,24 +13,10 @@ SMALL = dict(model="text2img", steps=150, log_every=10, sample_every=10**6, ckpt
              seed=0, threads=1)
 
 
-class IgnoreNoise:
-    """From its first call on, G renders every image from zero noise: one image per caption."""
-
-    def __init__(self):
-        self.hooked = False
-
-    def __call__(self, trainer, record):
-        if not self.hooked:
-            G = trainer.family.nets["G"]
-            render = G.render
-            G.render = lambda z, c: render(torch.zeros_like(z), c)
-            self.hooked = True
-
-
 def test_a_text_generator_that_ignores_its_noise_gets_a_finding_naming_the_caption(tmp_path):
     # Measured (digits-captions, 150 steps, no diversity term): within-caption diversity 0.0 from
     # step 20 while the batch of random captions climbed to 0.8; a run without the term 0.21-0.26.
-    bad = ganforge.train("digits-captions", out=tmp_path / "bad", callbacks=[IgnoreNoise()], **SMALL)
+    bad = ganforge.train("digits-captions", out=tmp_path / "bad", callbacks=[IgnoreNoise("render")], **SMALL)
     found = [r for r in bad.log if r.get("finding") == "mode_collapse"]
     assert found and found[0]["severity"] == "problem", [r for r in bad.log if "finding" in r]
     ev = found[0]["evidence"]
@@ -44,7 +31,7 @@ def test_a_text_generator_that_ignores_its_noise_gets_a_finding_naming_the_capti
 
 
 def test_fix_raises_the_mode_seeking_term_of_a_collapsed_text_generator(tmp_path):
-    run = ganforge.train("digits-captions", out=tmp_path / "fix", callbacks=[IgnoreNoise()], on_problem="fix",
+    run = ganforge.train("digits-captions", out=tmp_path / "fix", callbacks=[IgnoreNoise("render")], on_problem="fix",
                          diversity_weight=0.0, **SMALL)
     fixes = [r for r in run.log if r.get("action") == "fix"]
     assert fixes and fixes[0]["change"] == "diversity_weight 0 -> 0.01", fixes
