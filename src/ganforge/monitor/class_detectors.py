@@ -77,8 +77,8 @@ def class_collapse(records: list[dict]) -> Finding | None:
                    "--lr-decay")
 
 
-CAPTION_ADVICE = ("set diversity_weight higher in a --config file (e.g. diversity_weight: 0.05; 0.01 is the "
-                  "default above 12 px, 0 turns it off), or use --on-problem fix, which raises it")
+CAPTION_ADVICE = ("set diversity_weight higher in a --config file (e.g. diversity_weight: 0.05; the default is 0.01, "
+                  "0 turns it off), or use --on-problem fix, which raises it")
 
 
 def _caption_collapse(records: list[dict], now: dict, recall=None, onset=None) -> Finding:
