@@ -28,6 +28,9 @@ def test_a_text_generator_that_ignores_its_noise_gets_a_finding_naming_the_capti
     assert not [r for r in good.log if r.get("finding") == "mode_collapse"
                 and float(r["evidence"].get("within_caption_diversity", 1)) < 0.05]
     assert any("probe_recall" in r for r in good.log) and "probe_label_acc" not in str(good.log)
+    from ganforge.monitor.doctor import diagnose
+    assert "within-caption diversity" in diagnose(good.path)["watched"]
+    assert any(f["finding"] == "mode_collapse" and "caption" in f["evidence"] for f in diagnose(bad.path)["findings"])
 
 
 def test_fix_raises_the_mode_seeking_term_of_a_collapsed_text_generator(tmp_path):

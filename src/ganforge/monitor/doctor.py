@@ -45,7 +45,9 @@ def diagnose(run_dir) -> dict:
     worst = max((f["severity"] for f in findings), key=SEVERITY.get, default="healthy")
     seen = {k for r in log for k in r}
     watched = ["losses"] + [name for key, name in (("gnorm_D", "gradient norms"), ("D_real", "D outputs"),
-                                                   ("div", "sample diversity"), ("div_class_min", "within-class diversity"),
+                                                   ("div", "sample diversity"),
+                                                   ("div_class_min", "within-caption diversity" if "div_worst_caption" in seen
+                                                    else "within-class diversity"),
                                                    ("probe_recall", "recall/coverage probe")) if key in seen]
     return {"run": str(run.path), "last_step": max(steps) if steps else 0, "source": source, "watched": watched,
             "status_now": statuses[-1] if statuses else None, "worst": worst,
