@@ -157,7 +157,10 @@ def render() -> str:
         r = json.loads(line)
         rows[(r["n"], r["seed"], r["condition"], r["gan_steps"], r["synth_per_class"], r.get("min_confidence"))] = r
     out = [__doc__.split("\n\n")[1].replace("\n", " "), ""]
-    for setting in dict.fromkeys(k[3:] for k in rows):
+    # newest setting first; the pictures are of the newest run, so only its section shows them
+    settings = sorted(dict.fromkeys(k[3:] for k in rows), reverse=True,
+                      key=lambda st: max(r["date"] for k, r in rows.items() if k[3:] == st))
+    for setting in settings:
         sub = [r for k, r in rows.items() if k[3:] == setting]
         steps, synth, conf = setting
         out += [f"## cgan {steps} steps, {synth} synthetic images per class, "
@@ -190,11 +193,14 @@ def render() -> str:
                            if steps != CONDITIONAL_STEPS else "")
                         + "."]
         out += ["", "Goals of issue 20, read from the table:", ""] + [f"- {v}" for v in verdicts]
-        gan = np.mean([r["gan_s"] for r in sub])
-        out += ["", f"cgan training {gan:.0f} s wall per run (mean). The synthetic set, 10 per class (rows = classes "
-                    f"0-9: {', '.join(CLASS_NAMES)}), first seed of the latest run:", ""]
-        out += [f"N={n}: ![synthetic set, N={n}](augment_synth_n{n}.png)" for n in sorted({r["n"] for r in sub})
-                if (RESULTS / f"augment_synth_n{n}.png").exists()] + [""]
+        gan = np.mean([r["gan_s"] for r in sub if r.get("gan_s") is not None] or [float("nan")])
+        out += ["", f"cgan training {gan:.0f} s wall per run (mean)."]
+        if setting == settings[0]:
+            out[-1] += (f" The synthetic set, 10 per class (rows = classes 0-9: {', '.join(CLASS_NAMES)}), "
+                        f"first seed of the latest run:")
+            out += [""] + [f"N={n}: ![synthetic set, N={n}](augment_synth_n{n}.png)" for n in sorted({r["n"] for r in sub})
+                           if (RESULTS / f"augment_synth_n{n}.png").exists()]
+        out += [""]
     return "\n".join(out)
 
 
