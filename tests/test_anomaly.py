@@ -65,8 +65,10 @@ def test_a_score_does_not_depend_on_the_other_items_in_its_batch(fitted, method)
     together = det.scores(x)
     alone = np.array([det.scores(x[i:i + 1])[0] for i in range(8)])
     mixed = det.scores(torch.cat([x[:8], -x[8:]]))[:8]  # the same 8 items beside different ones
-    np.testing.assert_allclose(alone, together[:8], rtol=1e-5, atol=1e-7)
-    np.testing.assert_allclose(mixed, together[:8], rtol=1e-5, atol=1e-7)
+    # float32 conv kernels chosen by batch size differ in the last digits (measured: 1.2e-5
+    # relative for one item of 64); a batch-reading net differs by far more than 1e-3 (below)
+    np.testing.assert_allclose(alone, together[:8], rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(mixed, together[:8], rtol=1e-4, atol=1e-6)
     assert np.array_equal(det.scores(x), together)  # deterministic
     # what the test guards against: in train mode BatchNorm reads the batch (GANomaly #47)
     det.net.train()
