@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import copy
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -141,13 +142,14 @@ class Probes:
 
     @staticmethod
     def _image_captions(data, images: torch.Tensor, g) -> torch.Tensor:
-        """The embedding of one of each image's own captions (a seeded pick among its pairs)."""
-        # scattered in a shuffled order: each image keeps one of its pairs' captions at random
+        """The embedding of one of each image's own captions (a seeded pick among its pairs:
+        the first pair of each image in a shuffled order; every image has a caption)."""
         perm = torch.randperm(len(data.pair_image), generator=g)
-        owner, caption = data.pair_image[perm], data.pair_caption[perm]
+        owner, caption = data.pair_image[perm].numpy(), data.pair_caption[perm].numpy()
+        imgs, first = np.unique(owner, return_index=True)
         pick = torch.full((len(data.x),), -1, dtype=torch.int64)
-        pick[owner] = caption
-        return data.emb[pick[images].clamp(min=0)]
+        pick[torch.from_numpy(imgs)] = torch.from_numpy(caption[first])
+        return data.emb[pick[images]]
 
     def _gen(self, G, z, y) -> torch.Tensor:
         out = []
