@@ -97,6 +97,11 @@ class TorchDist(Dist):
             torch.cuda.set_device(device)
         self.backend = "nccl" if device.type == "cuda" else "gloo"
         if not dist.is_initialized():
+            # torch._dynamo (imported lazily by the first optimiser) keeps references to a
+            # process group that exists when it loads: destroy_process_group then leaves gloo's
+            # threads running into interpreter exit, where they abort the rank now and then
+            # ("terminate called without an active exception"). Loaded first, it holds none.
+            import torch._dynamo  # noqa: F401
             dist.init_process_group(self.backend)  # MASTER_ADDR/PORT, RANK... from torchrun
         self._dev = device
         return device
