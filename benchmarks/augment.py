@@ -14,6 +14,7 @@ seed; the interval is mean ± t(0.975, seeds-1) x sd / sqrt(seeds).
 
     python benchmarks/augment.py --n 10 50 100 --seeds 0 1 2 3 4
     python benchmarks/augment.py --data mnist5k --n 10 50 --seeds 0 1 --synth 10 30 100   # tuning
+    python benchmarks/augment.py --min-confidence none 0.9   # each cgan scored unfiltered and filtered
 Appends JSON lines (stamped with date, commit, machine) to benchmarks/results/augment.jsonl and
 renders augment.md from it (the latest row of each N, seed, condition and setting).
 """
@@ -90,10 +91,6 @@ def one(n: int, seed: int, args, tmp: Path, pool, test) -> list[dict]:
     run = ganforge.train(str(data), model="cgan", out=tmp / f"cgan_n{n}_s{seed}", seed=seed, progress=False,
                          threads=args.threads, **opts)
     gan_s = time.time() - t0
-    xs, ys, rep = synthesize(run.path, max(args.synth), seed=seed, min_confidence=args.min_confidence)
-    if seed == args.seeds[0] and not args.tune:
-        rows = torch.cat([xs[ys == c][:10] for c in range(10)])
-        save_png(RESULTS / f"augment_synth_n{n}.png", grid(to_uint8(rows), nrow=10, upscale_to=280))
     xte, yte = test
 
     def classify(cond, x, y) -> dict:
@@ -104,16 +101,22 @@ def one(n: int, seed: int, args, tmp: Path, pool, test) -> list[dict]:
                 "cnn": round(acc_cnn, 4) if acc_cnn is not None else None, "clf_s": round(time.time() - t1)}
     real_only = {cond: classify(cond, xr, yr) for cond in ("real", "real+shift")}  # once per (N, seed)
     out = []
-    for synth in args.synth:  # the first `synth` images of each class of one synthetic draw
-        keep = torch.cat([torch.nonzero(ys == c).flatten()[:synth] for c in range(10)])
-        accs = {**real_only, "real+synth": classify("real+synth", torch.cat([xr, xs[keep]]), torch.cat([yr, ys[keep]])),
-                "synth": classify("synth", xs[keep], ys[keep])}
-        for cond in CONDITIONS:
-            out.append({"data": args.data, "n": n, "seed": seed, "condition": cond, **accs[cond],
-                        "synth_per_class": synth, "gan_steps": run.config["config"]["steps"], "gan_s": round(gan_s),
-                        "min_confidence": args.min_confidence, "acceptance": rep.get("acceptance")})
-            print(f"{args.data} N={n} seed {seed} synth {synth} {cond}: logreg {accs[cond]['logreg']:.4f}"
-                  + (f", cnn {accs[cond]['cnn']:.4f}" if accs[cond]["cnn"] is not None else ""), flush=True)
+    for conf in args.min_confidence:  # each filter on the same trained cgan
+        xs, ys, rep = synthesize(run.path, max(args.synth), seed=seed, min_confidence=conf)
+        if seed == args.seeds[0] and conf == args.min_confidence[0] and not args.tune:
+            rows = torch.cat([xs[ys == c][:10] for c in range(10)])
+            save_png(RESULTS / f"augment_synth_n{n}.png", grid(to_uint8(rows), nrow=10, upscale_to=280))
+        for synth in args.synth:  # the first `synth` images of each class of one synthetic draw
+            keep = torch.cat([torch.nonzero(ys == c).flatten()[:synth] for c in range(10)])
+            accs = {**real_only, "real+synth": classify("real+synth", torch.cat([xr, xs[keep]]),
+                                                        torch.cat([yr, ys[keep]])),
+                    "synth": classify("synth", xs[keep], ys[keep])}
+            for cond in CONDITIONS:
+                out.append({"data": args.data, "n": n, "seed": seed, "condition": cond, **accs[cond],
+                            "synth_per_class": synth, "gan_steps": run.config["config"]["steps"], "gan_s": round(gan_s),
+                            "min_confidence": conf, "acceptance": rep.get("acceptance")})
+                print(f"{args.data} N={n} seed {seed} synth {synth} conf {conf} {cond}: logreg {accs[cond]['logreg']:.4f}"
+                      + (f", cnn {accs[cond]['cnn']:.4f}" if accs[cond]["cnn"] is not None else ""), flush=True)
     return out
 
 
@@ -213,7 +216,9 @@ def main() -> None:
     ap.add_argument("--data", default="fashion-mnist", choices=("fashion-mnist", "mnist5k"),
                     help="mnist5k: a tuning set (halves: pool / test); its rows go to augment_tuning.jsonl")
     ap.add_argument("--gan-steps", type=int, help="cgan steps (default: ganforge's default for the data)")
-    ap.add_argument("--min-confidence", type=float)
+    ap.add_argument("--min-confidence", nargs="+", default=[None], metavar="P",
+                    type=lambda v: None if v == "none" else float(v),
+                    help="confidence filters to score on each trained cgan ('none' = unfiltered)")
     ap.add_argument("--no-cnn", action="store_true", help="logistic regression only")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--table", action="store_true", help="only re-render augment.md from augment.jsonl")
