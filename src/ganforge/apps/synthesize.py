@@ -76,7 +76,7 @@ def synthesize(run_dir: str | Path, per_class: int, seed: int = 0, min_confidenc
         raise GanforgeError(f"--min-confidence must be between 0 and 1, got {min_confidence}")
     keep = _accept(gen, run_dir, min_confidence, log) if min_confidence is not None else None
     xs, ys, report = [], [], {"per_class": per_class, "classes": gen.class_names, "seed": seed}
-    drawn = []
+    drawn, passed = [], []
     for c in range(gen.num_classes):
         got, n_drawn = [], 0
         for r in range(MAX_ROUNDS if keep else 1):
@@ -87,6 +87,7 @@ def synthesize(run_dir: str | Path, per_class: int, seed: int = 0, min_confidenc
             x, y = gen.sample_tensor(ask, labels=torch.full((ask,), c), seed=seed * 1000 + c * MAX_ROUNDS + r)
             n_drawn += ask
             got.append(x if keep is None else x[torch.from_numpy(keep(x, y))])
+        passed.append(sum(len(g) for g in got))
         x = torch.cat(got)[:per_class]
         if len(x) < per_class:
             raise GanforgeError(f"only {len(x)} of {per_class} samples of class '{gen.class_names[c]}' reached "
@@ -96,7 +97,9 @@ def synthesize(run_dir: str | Path, per_class: int, seed: int = 0, min_confidenc
         drawn.append(n_drawn)
     if keep is not None:
         report["min_confidence"] = min_confidence
-        report["acceptance"] = {name: round(per_class / d, 3) for name, d in zip(gen.class_names, drawn)}
+        # the share of drawn samples that passed (draws come in rounds of twice the need, so
+        # per_class / drawn would read at most 0.5 however many passed)
+        report["acceptance"] = {name: round(p / d, 3) for name, p, d in zip(gen.class_names, passed, drawn)}
         report["classifier"] = "logistic regression on the pixels of the run's own real data"
     return torch.cat(xs), torch.cat(ys), report
 
