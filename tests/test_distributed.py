@@ -111,3 +111,28 @@ def test_nan_under_torchrun_ends_cleanly_on_every_rank_and_resumes_alone(tmp_pat
         assert lr[40] == pytest.approx(0.5e-3 * (1 - 40 / 60))
     resumed = ganforge.train("ring8", out=out, resume=True, steps=state["step"] + 10, progress=False)
     assert resumed.step == state["step"] + 10
+
+
+OWN_GROUP_RUN = """
+import torch
+import torch.distributed as dist
+import ganforge
+dist.init_process_group("gloo")  # the caller's own group, made before ganforge runs
+ganforge.train("ring8", out={out!r}, hidden=16, depth=1, steps=10, log_every=5, ckpt_every=10,
+               sample_every=1000, threads=1, progress=False)
+t = torch.ones(1)
+dist.all_reduce(t)  # still usable after training
+print("after train:", t.item(), flush=True)
+dist.destroy_process_group()
+"""
+
+
+def test_a_process_group_the_caller_made_outlives_training(tmp_path):
+    script = tmp_path / "own.py"
+    script.write_text(OWN_GROUP_RUN.format(out=str(tmp_path / "run")))
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
+           "--master-port", str(_free_port()), str(script)]
+    p = subprocess.run(cmd, env=dict(os.environ, OMP_NUM_THREADS="1"), capture_output=True, text=True, timeout=180)
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert p.stdout.count("after train: 2.0") == 2, p.stdout[-2000:]
+    assert json.loads((tmp_path / "run" / "distributed.json").read_text())["in_sync"]

@@ -89,14 +89,15 @@ class TorchDist(Dist):
     def __init__(self):
         self.rank, self.world_size = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
         self.local_rank = int(os.environ.get("LOCAL_RANK", 0))
-        self.backend = None
+        self.backend, self._owns_group = None, False
 
     def device(self, device: torch.device) -> torch.device:
         if device.type == "cuda":
             device = torch.device("cuda", self.local_rank)
             torch.cuda.set_device(device)
         self.backend = "nccl" if device.type == "cuda" else "gloo"
-        if not dist.is_initialized():
+        self._owns_group = not dist.is_initialized()  # a group the caller made stays theirs
+        if self._owns_group:
             # torch._dynamo (imported lazily by the first optimiser) keeps references to a
             # process group that exists when it loads: destroy_process_group then leaves gloo's
             # threads running into interpreter exit, where they abort the rank now and then
@@ -177,7 +178,8 @@ class TorchDist(Dist):
                    "weights_sha256": hashes, "in_sync": len(set(hashes)) == 1}
             atomic_write_text(trainer.run.path / "distributed.json", json.dumps(doc, indent=2))
         dist.barrier()
-        dist.destroy_process_group()
+        if self._owns_group:
+            dist.destroy_process_group()
 
 
 def weights_hash(nets: dict) -> str:
