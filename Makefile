@@ -33,7 +33,7 @@ test: $(STAMP)
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n auto --maxprocesses 4 --dist loadfile
 
 bench: $(STAMP)
-	$(BIN)/pip install -q -e '.[bench]'  # benchmarks/audio.py's second reader (offline speech recogniser)
+	$(BIN)/pip install -q -e '.[bench]'  # audio.py's second reader (offline speech recogniser), augment_table.py's SMOTE-NC
 	$(BIN)/python benchmarks/mixtures.py
 	$(BIN)/python benchmarks/mnist_cgan.py
 
