@@ -140,8 +140,11 @@ def render() -> str:
                 up = f"{m:+.1f}" + (f" [{lo:+.1f}, {hi:+.1f}]" if len(rs) > 1 else "")
                 if cond == "ganforge":
                     ok = m >= 2 and lo > 0
+                    f1_of = {c: np.mean([r["scores"][c]["f1"] for r in rs]) for c in CONDITIONS}
+                    better = [c for c in ("oversample", "SMOTE-NC") if f1_of[c] > f1_of["ganforge"]]
                     verdicts.append(f"{name}: ganforge's rows {m:+.1f} F1 points (goal +2 with the interval above "
-                                    f"zero): {'met' if ok else 'not met'}")
+                                    f"zero): {'met' if ok else 'not met'}"
+                                    + (f"; {' and '.join(better)} did better" if better else "; best of the four"))
             out.append(f"| {cond} | {np.mean(f1):.3f} | {np.mean(auc):.3f} | {up} |")
         best = max(CONDITIONS, key=lambda c: np.mean([r["scores"][c]["f1"] for r in rs]))
         out += ["", f"Best F1 here: {best}.", ""]
