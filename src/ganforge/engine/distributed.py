@@ -26,6 +26,7 @@ penalty is computed on its own shard, and the averaged gradient is the global-ba
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import os
 
@@ -35,6 +36,11 @@ from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
 
 from ..io.checkpoint import atomic_write_text
 from ..io.errors import GanforgeError
+
+if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+    # Under torchrun, load torch._dynamo now, before any process group exists (including one the
+    # caller makes after `import ganforge`): see TorchDist.device. Alone, nothing pays its ~2 s.
+    importlib.import_module("torch._dynamo")
 
 
 class ShardedStream:
@@ -102,7 +108,7 @@ class TorchDist(Dist):
             # process group that exists when it loads: destroy_process_group then leaves gloo's
             # threads running into interpreter exit, where they abort the rank now and then
             # ("terminate called without an active exception"). Loaded first, it holds none.
-            import torch._dynamo  # noqa: F401
+            importlib.import_module("torch._dynamo")
             dist.init_process_group(self.backend)  # MASTER_ADDR/PORT, RANK... from torchrun
         self._dev = device
         return device
