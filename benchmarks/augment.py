@@ -120,34 +120,36 @@ def one(n: int, seed: int, args, tmp: Path, pool, test) -> list[dict]:
     return out
 
 
-def interval(d: list[float]) -> str:
+def t_interval(d) -> tuple[float, float, float]:
+    """(mean, low, high) in points of paired differences in [0, 1]: mean ± t(0.975) x sd / sqrt(n);
+    low and high are NaN for one value."""
     from scipy.stats import t
-    d = np.asarray(d) * 100
+    d = np.asarray(d, dtype=float) * 100
     if len(d) < 2:
-        return f"{d.mean():+.1f}"
+        return d.mean(), float("nan"), float("nan")
     h = t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
-    return f"{d.mean():+.1f} [{d.mean() - h:+.1f}, {d.mean() + h:+.1f}]"
+    return d.mean(), d.mean() - h, d.mean() + h
+
+
+def interval(d: list[float]) -> str:
+    m, lo, hi = t_interval(d)
+    return f"{m:+.1f}" + (f" [{lo:+.1f}, {hi:+.1f}]" if len(d) > 1 else "")
 
 
 ASKED_SEEDS = 5  # issue 20
 
 
-def goals(a: dict, n: int, clf: str, seeds: list) -> list[str]:
+def goals(a: dict, n: int, clf: str) -> list[str]:
     """Issue 20's goals for this N, in plain words (met / not met), from accuracies by condition."""
-    up = (a["real+synth"] - a["real"]) * 100
+    up, low, _ = t_interval(a["real+synth"] - a["real"])
     out = []
-    if len(seeds) >= 2:
-        from scipy.stats import t
-        low = up.mean() - t.ppf(0.975, len(up) - 1) * up.std(ddof=1) / np.sqrt(len(up))
-    else:
-        low = float("nan")
     if n in (10, 50):
-        ok = up.mean() >= 2 and low > 0
-        out.append(f"N={n} {clf}: real+synth {up.mean():+.1f} points (goal +2 with the interval above zero): "
+        ok = up >= 2 and low > 0
+        out.append(f"N={n} {clf}: real+synth {up:+.1f} points (goal +2 with the interval above zero): "
                    f"{'met' if ok else 'not met'}")
     if n == 100:
-        out.append(f"N=100 {clf}: real+synth {up.mean():+.1f} points (goal: no loss over 0.5): "
-                   f"{'met' if up.mean() >= -0.5 else 'not met'}")
+        out.append(f"N=100 {clf}: real+synth {up:+.1f} points (goal: no loss over 0.5): "
+                   f"{'met' if up >= -0.5 else 'not met'}")
         s = a["synth"].mean()
         out.append(f"N=100 {clf}: synthetic only {s:.3f} (goal >= 0.70): {'met' if s >= 0.70 else 'not met'}")
     return out
@@ -186,7 +188,7 @@ def render() -> str:
                 ups = [interval(a[c] - a["real"]) for c in ("real+shift", "real+synth", "synth")]
                 out.append(f"| {n} | {len(seeds)} | {clf} | " + " | ".join(f"{a[c].mean():.3f}" for c in CONDITIONS)
                            + " | " + " | ".join(ups) + " |")
-                verdicts += goals(a, n, clf, seeds)
+                verdicts += goals(a, n, clf)
         per_n = {n: len({r["seed"] for r in sub if r["n"] == n}) for n in sorted({r["n"] for r in sub})}
         if min(per_n.values()) < ASKED_SEEDS:
             out += ["", "Reduced to fit a ~30 CPU-minute budget on a loaded 2-core machine: seeds per N "

@@ -35,6 +35,7 @@ import time
 import numpy as np
 
 from _record import latest, provenance, write_result
+from augment import t_interval
 from tabular_adult import ROOT
 from tabular_heldout import HELD_OUT, TUNED_ON, load
 
@@ -59,8 +60,9 @@ def smote_rows(train, target: str, discrete: list[str], need: int, seed: int):
     x, y = train.drop(columns=target), train[target]
     cat = [c for c in x.columns if c in discrete]
     k = max(1, min(5, int((y == y.value_counts().idxmin()).sum()) - 1))
-    sm = SMOTENC(categorical_features=cat, k_neighbors=k, random_state=seed) if cat else None
-    if sm is None:
+    if cat:
+        sm = SMOTENC(categorical_features=cat, k_neighbors=k, random_state=seed)
+    else:  # all features continuous
         from imblearn.over_sampling import SMOTE
         sm = SMOTE(k_neighbors=k, random_state=seed)
     xs, ys = sm.fit_resample(x, y)
@@ -111,15 +113,6 @@ def run_one(name: str, seed: int, prov: dict) -> dict:
     return rec
 
 
-def interval(d) -> tuple[float, float, float]:
-    from scipy.stats import t
-    d = np.asarray(d, dtype=float) * 100
-    if len(d) < 2:
-        return d.mean(), float("nan"), float("nan")
-    h = t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
-    return d.mean(), d.mean() - h, d.mean() + h
-
-
 def render() -> str:
     recs = latest(JSONL, lambda r: (r["table"], r["seed"])).values()
     out = [re.sub(r" +", " ", re.sub(r"\n(?!- )", " ", part)) + "\n" for part in __doc__.split("\n\n")[1:3]]
@@ -145,7 +138,7 @@ def render() -> str:
             if cond == "real":
                 up = "-"
             else:
-                m, lo, hi = interval(np.array(f1) - np.array([r["scores"]["real"]["f1"] for r in rs]))
+                m, lo, hi = t_interval(np.array(f1) - np.array([r["scores"]["real"]["f1"] for r in rs]))
                 up = f"{m:+.1f}" + (f" [{lo:+.1f}, {hi:+.1f}]" if len(rs) > 1 else "")
                 if cond == "ganforge":
                     ok = m >= 2 and lo > 0
