@@ -22,6 +22,9 @@ Protocol (per data set; mnist5k-captions by default, fashion-mnist-captions with
   class nouns and attribute words, so a phrasing it never saw reads like a seen one (the
   template gaps are read on it); the `all-words` judge reads every training word, and on real
   images its held-out-template R-precision falls by itself (its own phrasing gap, shown beside).
+- --subspace: the text2img run's own weights read again with each caption's embedding projected
+  onto the training captions' principal directions holding a share of their variance (0: the
+  embedding as given), one row per share; no training.
 - Class accuracy: ganforge's shipped classifier for the set (mnist-cnn / fashion-cnn) reads
   the generated image; correct = the class the caption names.
 - Attribute accuracy: the attribute is measured on the pixels; correct = on the asked side of
@@ -151,6 +154,9 @@ def run_set(data_name: str, args, work: Path) -> dict:
         res["methods"][method] = row
         print(method, "R-precision", {g: round(v["r_precision"], 3) for g, v in row["groups"].items()},
               "seen", json.dumps(row["groups"]["seen"]), flush=True)
+    if args.subspace and "text2img" in res["methods"]:
+        subspace_rows(res, train, work / f"{base}-text2img", texts, captions, seen, real_ref,
+                      (base, thr, clf, matchers, pool), args)
     grid_caps = [c for c in captions if c["group"] == "seen"][:8]
     if "text2img" in res["methods"]:
         model = ganforge.load(work / f"{base}-text2img")
@@ -158,6 +164,27 @@ def run_set(data_name: str, args, work: Path) -> dict:
         model.write(out, 8, text=[c["caption"] for c in grid_caps], seed=args.seed)
         res["grid"] = {"png": out.name, "rows": [c["caption"] for c in grid_caps]}
     return res
+
+
+def subspace_rows(res: dict, train, run: Path, texts, captions, seen, real_ref, judges, args) -> None:
+    """The text2img run's own weights, sampled with captions projected onto the training
+    captions' principal directions at each --subspace share (0: as given), one row each."""
+    from ganforge.data.text import CachedEncoder, user_cache
+    model = ganforge.load(run)
+    key = model.info["text_encoder"]
+    embedded = train.embedded(CachedEncoder(key, [user_cache(key)]))
+    base, thr, clf, matchers, pool = judges
+    for share in args.subspace:
+        model.subspace = embedded.subspace(share)
+        images, _ = model.sample_tensor(1, texts, seed=args.seed)
+        name = "text2img, captions as given" if share in (0, 1) else f"text2img, subspace {share:g}"
+        k = 0 if model.subspace is None else len(model.subspace[1])
+        row = {"options": {"text_subspace": share}, "components": k, "weights_of": "text2img",
+               "groups": scores(images, captions, base, thr, clf, matchers, pool, args.seed, args.groups),
+               "distribution": distribution(images[seen], real_ref, clf)}
+        res["methods"][name] = row
+        print(name, f"({k} components)", "R-precision", {g: round(v["r_precision"], 3) for g, v in row["groups"].items()},
+              flush=True)
 
 
 def reused_run(path: Path, data_name: str, family: str, seed: int, opts: dict):
@@ -203,7 +230,9 @@ def table(res: dict) -> str:
         d = row["distribution"]
         t = (f"{row['steps']} steps, {row['train_seconds']:.0f} s" + (" (reused run: its log's loop time)"
                                                                        if row.get("reused") else "")
-             if "steps" in row else "-")
+             if "steps" in row else (f"the text2img run's weights ({row['components']} components)" if row["components"]
+                 else "the text2img run's weights")
+             if "components" in row else "-")
         lines.append(f"| {name} | {d['fid']:.2f} | {d['precision']:.3f} | {d['recall']:.3f} | {t} |")
     if "text2img" in res["methods"] and "real (retrieval)" in res["methods"] and "heldout_template" in res["groups"]:
         lines += ["", *goals(res)]
@@ -287,6 +316,9 @@ def main() -> None:
     p.add_argument("--tune", action="store_true",
                    help=f"tuning: captions {' and '.join(TUNE_GROUPS)} only, methods only the --candidate rows "
                         f"unless --methods is given; writes text2img_tune.md")
+    p.add_argument("--subspace", nargs="+", type=float, default=[], metavar="SHARE",
+                   help="also read the text2img run's weights with captions projected onto the training "
+                        "captions' principal directions holding each SHARE of their variance (0: as given)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--work", default=None, help="folder for the runs (default: a new dated one under runs/)")
     p.add_argument("--reuse", action="store_true",

@@ -295,3 +295,37 @@ def test_sample_from_text_in_a_fresh_process_offline(run, cli, tmp_path):
     assert not (tmp_path / "y.png").exists()
     code, _, err = cli("sample", run, "-n", "4", "--out", tmp_path / "z.png")
     assert code == 2 and "ganforge generate" in err
+
+
+def test_caption_subspace_keeps_the_training_captions_and_drops_directions_they_never_move_in():
+    from ganforge.data.captions import CaptionedDataset
+    gen = torch.Generator().manual_seed(0)
+    basis = torch.linalg.qr(torch.randn(20, 20, generator=gen))[0]
+    emb = 3.0 + torch.randn(50, 4, generator=gen) @ basis[:, :4].T + 0.01 * torch.randn(50, 20, generator=gen)
+    data = CaptionedDataset("toy", "images", torch.zeros(50, 1, 4, 4), None, None, None, {},
+                            captions=[f"c{i}" for i in range(50)], pair_image=torch.arange(50),
+                            pair_caption=torch.arange(50), emb=emb)
+    assert data.subspace(0) is None and data.subspace(1) is None
+    mean, kept = data.subspace(0.99)
+    assert kept.shape == (4, 20) and torch.allclose(kept @ kept.T, torch.eye(4), atol=1e-5)
+    project = lambda e: mean + ((e - mean) @ kept.T) @ kept  # noqa: E731
+    assert (project(emb) - emb).norm() / (emb - mean).norm() < 0.02        # training captions kept
+    new_phrasing = emb[:1] + 2.0 * basis[:, 10]                             # moves where none moved
+    assert (project(new_phrasing) - project(emb[:1])).norm() < 0.01 * 2.0  # the 2.0 step is gone
+
+
+def test_a_run_samples_through_its_caption_subspace_and_a_damaged_one_is_refused(run, tmp_path):
+    import shutil
+    from ganforge.artifacts.text import TEXT_SUBSPACE
+    model = ganforge.load(run)
+    assert (run / TEXT_SUBSPACE).is_file() and model.subspace is not None
+    assert 0 < len(model.subspace[1]) < model.subspace[1].shape[1]
+    as_given = ganforge.load(run)
+    as_given.subspace = None
+    caption = ["there is a thick seven in the image"]
+    assert not torch.equal(model.embed(caption), as_given.embed(caption))
+    broken = tmp_path / "broken"
+    shutil.copytree(run, broken)
+    (broken / TEXT_SUBSPACE).write_bytes(b"not a safetensors file")
+    with pytest.raises(GanforgeError, match="damaged"):
+        ganforge.load(broken)

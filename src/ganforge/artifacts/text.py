@@ -4,7 +4,10 @@
 Needs `generator.json` (net spec, encoder key, data description), `generator.safetensors` and
 the run's caption cache `text_cache.safetensors` (the captions shown in training previews); a
 caption not cached there is encoded by the run's text encoder (data/text.py) and added to the
-cache, so the encoder is loaded only for new wordings.
+cache, so the encoder is loaded only for new wordings. `text_subspace.safetensors`, where the
+run has one, holds the principal directions of the training captions' embeddings
+(data/captions.py `subspace`): every embedding is projected onto them before G, so the
+directions only a new phrasing moves in are dropped rather than extrapolated.
 """
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ from ..io.images import grid, png_bytes, save_png, to_uint8
 from .saved import GENERATOR_JSON, GENERATOR_WEIGHTS, read_generator
 
 TEXT_CACHE = "text_cache.safetensors"
+TEXT_SUBSPACE = "text_subspace.safetensors"
 
 
 @dataclass
@@ -38,7 +42,8 @@ class TextToImage:
     num_classes = 0
 
     def __init__(self, net: torch.nn.Module, info: dict, device: str = "cpu",
-                 known: dict[str, np.ndarray] | None = None, run_dir: Path | None = None):
+                 known: dict[str, np.ndarray] | None = None, run_dir: Path | None = None,
+                 subspace: tuple[torch.Tensor, torch.Tensor] | None = None):
         self.net, self.info, self.device = net.eval().to(device), info, device
         self.z_dim, self.data = info["z_dim"], info["data"]
         self.examples: list[str] = list(info.get("examples", []))
@@ -47,12 +52,13 @@ class TextToImage:
         stores = ([self.run_dir / TEXT_CACHE] if self.run_dir is not None else []) + [user_cache(key)]
         self.encoder = CachedEncoder(key, stores)
         self._known = dict(known or {})  # captions embedded in training (previews), before any save
+        self.subspace = subspace  # (mean, basis (k, E)) or None: embeddings are used as given
 
     @classmethod
     def load(cls, run_dir: str | Path, device: str = "cpu") -> "TextToImage":
         run_dir = Path(run_dir)
         net, info = read_generator(run_dir, "text")
-        return cls(net, info, device, run_dir=run_dir)
+        return cls(net, info, device, run_dir=run_dir, subspace=read_subspace(run_dir / TEXT_SUBSPACE))
 
     def save(self, run_dir: Path) -> None:
         run_dir = Path(run_dir)
@@ -62,13 +68,24 @@ class TextToImage:
         cache = EmbeddingCache(run_dir / TEXT_CACHE, self.info["text_encoder"])
         cache.add(list(self._known), list(self._known.values()))
         cache.save(strict=True)
+        if self.subspace is not None:
+            mean, basis = self.subspace
+            atomic_write(run_dir / TEXT_SUBSPACE, lambda tmp: save_file({"mean": mean.contiguous(),
+                                                                         "basis": basis.contiguous()}, tmp))
+        else:
+            (run_dir / TEXT_SUBSPACE).unlink(missing_ok=True)
         atomic_write(run_dir / GENERATOR_JSON, lambda tmp: Path(tmp).write_text(json.dumps(self.info, indent=2)))
 
     def embed(self, captions) -> torch.Tensor:
         texts = check_captions(captions)
         if all(t in self._known for t in texts):
-            return torch.from_numpy(np.stack([self._known[t] for t in texts]))
-        return torch.from_numpy(self.encoder.encode(texts))
+            emb = torch.from_numpy(np.stack([self._known[t] for t in texts]))
+        else:
+            emb = torch.from_numpy(self.encoder.encode(texts))
+        if self.subspace is None:
+            return emb
+        mean, basis = self.subspace
+        return mean + ((emb - mean) @ basis.T) @ basis
 
     @torch.no_grad()
     def sample_tensor(self, n: int, text, seed: int | None = 0, batch_size: int = 500):
@@ -116,3 +133,20 @@ class TextToImage:
         """One row of `n` samples per caption (default: the run's example captions)."""
         s = self.sample(n, captions or self.examples, seed)
         return png_bytes(grid(s.samples, nrow=n, upscale_to=256))
+
+
+def read_subspace(path: Path) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """A run's saved caption subspace (mean, basis), or None where the run has none."""
+    if not path.exists():
+        return None
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+    try:
+        t = load_file(str(path))
+        mean, basis = t["mean"].float(), t["basis"].float()
+    except (SafetensorError, OSError, KeyError) as e:
+        raise GanforgeError(f"cannot read {path} ({str(e).splitlines()[0]}); the run folder is damaged") from None
+    if mean.dim() != 1 or basis.dim() != 2 or basis.shape[1] != len(mean):
+        raise GanforgeError(f"{path} holds a mean {tuple(mean.shape)} and basis {tuple(basis.shape)} that do "
+                            f"not fit together; the run folder is damaged")
+    return mean, basis

@@ -78,6 +78,23 @@ class CaptionedDataset(Dataset):
                                    pair_image=torch.cat([self.pair_image, torch.tensor(owners, dtype=torch.int64)]),
                                    pair_caption=torch.cat([self.pair_caption, extra]))
 
+    def subspace(self, share: float) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """(mean, basis (k, E)): the fewest principal directions of the training pairs' caption
+        embeddings that hold `share` of their variance (None when `share` is 0 or 1: keep all).
+        A new phrasing also moves the embedding in directions the training captions never
+        moved in; G has no trained response there, so sampling drops them (artifacts/text.py)."""
+        if self.emb is None or not 0 < share < 1:
+            return None
+        emb = self.emb.double()
+        weight = torch.bincount(self.pair_caption, minlength=len(emb)).double()
+        mean = (weight @ emb) / weight.sum()
+        centred = emb - mean
+        evals, evecs = torch.linalg.eigh((centred * weight[:, None]).T @ centred / weight.sum())
+        evals, evecs = evals.flip(0).clamp_min(0), evecs.flip(1)
+        k = int(torch.searchsorted(evals.cumsum(0) / evals.sum().clamp_min(1e-12),
+                                   torch.tensor(share, dtype=evals.dtype))) + 1
+        return mean.float(), evecs[:, :min(k, len(evals))].T.contiguous().float()
+
     def pair_texts(self) -> list[str]:
         return [self.captions[i] for i in self.pair_caption.tolist()]
 

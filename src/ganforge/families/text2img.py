@@ -56,6 +56,13 @@ WORD_DROPOUT = 0.0
 TEXT2IMG_STEPS = 4500
 DIVERSITY_WEIGHT = 0.01
 
+# At sampling, each caption's embedding is projected onto the fewest principal directions of the
+# training captions' embeddings holding this share of their variance (data/captions.py
+# `subspace`): a new phrasing's moves along directions the training captions never moved in are
+# dropped, not extrapolated by G. Chosen on seen + validation captions of the default runs (seed
+# 0, same weights read at each share: benchmarks/results/text2img_tune.md).
+TEXT_SUBSPACE = 0.975
+
 
 # mismatch_nearest 0.5 vs 0 on fashion-mnist-captions (tuning run, seen / validation captions,
 # text2img_tune.md): size accuracy 0.854 / 0.843 vs 0.788 / 0.798, but width 0.651 / 0.749 vs
@@ -83,6 +90,7 @@ class Text2ImgOptions(RunOptions):
     interp_weight: float = 0.0        # GAN-INT-CLS: G also fools D on midpoints of two captions' embeddings
     word_dropout: float = 0.0         # also train on each caption with words dropped at this rate (0 = off)
     diversity_weight: float = 0.0     # MSGAN mode seeking: G is rewarded for two noises giving two images of one caption
+    text_subspace: float = TEXT_SUBSPACE  # sampling: captions projected onto the training captions' principal directions holding this share of their variance (0: as given)
 
 
 def _fake_term(kind: str, logit: torch.Tensor) -> torch.Tensor:
@@ -137,6 +145,9 @@ class Text2Img(Family):
             raise GanforgeError(f"text_norm must be one of {', '.join(TEXT_NORMS)}, got {cfg.text_norm!r}")
         if cfg.text_noise < 0 or cfg.interp_weight < 0 or cfg.diversity_weight < 0:
             raise GanforgeError("text_noise, interp_weight and diversity_weight must be 0 or more")
+        if not 0 <= cfg.text_subspace <= 1:
+            raise GanforgeError(f"text_subspace is a share of variance, from 0 (off) to 1; got {cfg.text_subspace}")
+        self._subspace = None  # computed once from the training captions, at the first sampling view
         if not 0 <= cfg.mismatch_nearest <= 1:
             raise GanforgeError(f"mismatch_nearest is a share, from 0 to 1; got {cfg.mismatch_nearest}")
         g_kw = {"text_norm": cfg.text_norm} if cfg.text_norm != "dim" else {}  # older runs' specs unchanged
@@ -250,7 +261,9 @@ class Text2Img(Family):
         standing_stats(net, inputs)
         where = {t: i for i, t in enumerate(data.captions)}
         known = {t: data.emb[where[t]].numpy() for t in self.examples if t in where}
-        return TextToImage(net, info, device, known=known)
+        if self._subspace is None:
+            self._subspace = (data.subspace(self.cfg.text_subspace),)
+        return TextToImage(net, info, device, known=known, subspace=self._subspace[0])
 
     def preview_png(self, trainer) -> bytes | None:
         return trainer.generator().preview_png(title=f"step {trainer.step}") if self.examples else None
