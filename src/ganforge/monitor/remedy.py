@@ -93,7 +93,7 @@ def _d_overpowering(trainer) -> str:
 
 def _raise_diversity(trainer) -> str:
     """MSGAN's mode-seeking term (text2img): at 0.01 it raised recall from 0.19 to 0.47
-    (mnist5k-captions) and 0.13 to 0.40 (fashion-mnist-captions), benchmarks/results/text2img_tune.md."""
+    (mnist5k-captions) and 0.13 to 0.40 (fashion-mnist-captions), benchmarks/results/history/text2img_tune-2026-12-05-4.md."""
     before = trainer.cfg.diversity_weight
     trainer.cfg.diversity_weight = DIVERSITY_START if before <= 0 else 2 * before
     return f"diversity_weight {before:g} -> {trainer.cfg.diversity_weight:g}"
