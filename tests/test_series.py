@@ -171,6 +171,20 @@ def test_change_moments_reach_g_and_are_logged_only_when_asked():
     assert (grad_on - grad_off).abs().max() > 1e-4  # the term steers G
 
 
+def test_ema_samples_from_the_averages_of_all_three_sampler_nets(tmp_path):
+    from ganforge.io.checkpoint import load_state
+    torch.set_num_threads(1)
+    run = ganforge.train("sines", model="timegan", out=tmp_path / "t", progress=False, steps=30, embed_steps=5,
+                         supervised_steps=5, hidden=8, layers=2, cell="tcn", ema_decay=0.9, log_every=10)
+    state, sampler = load_state(run.path / "checkpoint.safetensors"), ganforge.load(run.path).net
+    assert set(state["ema"]) == {"G", "S", "R"}
+    for part, key in (("generator", "G"), ("supervisor", "S"), ("recovery", "R")):
+        saved = getattr(sampler, part).state_dict()
+        for name, w in saved.items():
+            torch.testing.assert_close(w, state["ema"][key][name])
+        assert any(not torch.equal(w, state["nets"][key][name]) for name, w in saved.items()), key
+
+
 def test_fresh_process_samples_csv_in_original_units(tmp_path):
     df = wide_frame(60)
     df.to_csv(tmp_path / "s.csv", index=False)

@@ -67,6 +67,7 @@ class Trainer:
         self.family.ema = self.family.ema or (self.family.generator_name,)
         self.cfg.ema_decay = decay
         self.ema = EMA({k: self.family.nets[k] for k in self.family.ema}, decay)
+        self.family.averaged = self.ema.copies  # a sampler built from several nets takes them all averaged
 
     # ---- state -------------------------------------------------------------------------
     def state_dict(self) -> dict:

@@ -64,6 +64,7 @@ class TimeGANOptions(RunOptions):
     supervised_steps: int | None = None  # stage 2 steps (None: steps // 6)
     gamma: float = 1.0                  # weight of the adversarial loss on G(z) itself
     change_moments: float = CHANGE_MOMENTS  # weight of a moment loss on step-to-step changes (0: the paper's losses)
+    ema_decay: float = 0.0              # sample from weight averages of G, S and R at this decay (0: the last weights)
 
 
 def _masked_mean(v: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
@@ -131,6 +132,7 @@ class TimeGAN(Family):
         self.specs = {"E": rnn(feats, h), "R": rnn(h, feats), "G": rnn(self.z_dim, h), "S": rnn(h, h, n - 1),
                       "D": rnn(h, 1, sigmoid=False)}
         self.nets = {k: build_net(s) for k, s in self.specs.items()}
+        self.ema = ("G", "S", "R") if cfg.ema_decay > 0 else ()  # the sampler's three nets
         self.stage1 = cfg.embed_steps if cfg.embed_steps is not None else cfg.steps // 6
         self.stage2 = self.stage1 + (cfg.supervised_steps if cfg.supervised_steps is not None else cfg.steps // 6)
         if self.stage2 >= cfg.steps:
@@ -236,13 +238,14 @@ class TimeGAN(Family):
         return {"input": "series", "z_dim": self.z_dim, "window": self.window, "noise": "uniform"}
 
     def sampling_view(self, net, data, device):
-        """The sampler is three of the five nets, R(S(G(z))), copied out of training."""
+        """The sampler is three of the five nets, R(S(G(z))), copied out of training (their
+        weight averages where --ema-decay keeps them)."""
         spec = {"net": "timegan_sampler", "kwargs": {"generator": self.specs["G"]["kwargs"],
                                                      "supervisor": self.specs["S"]["kwargs"],
                                                      "recovery": self.specs["R"]["kwargs"]}}
         sampler = build_net(spec)
         for part, key in (("generator", "G"), ("supervisor", "S"), ("recovery", "R")):
-            getattr(sampler, part).load_state_dict(self.nets[key].state_dict())
+            getattr(sampler, part).load_state_dict(self.averaged.get(key, self.nets[key]).state_dict())
         info = dict(self.sampler_info(), family=self.name, net=spec, data=data.meta())
         return SeriesModel(sampler, info, device)
 
