@@ -95,9 +95,12 @@ def run(name: str, seed: int, args, prov: dict) -> list[dict]:
         change_moments = trained.config["config"]["change_moments"]
         model = ganforge.load(trained.path)
         fake, fake_len = (a.numpy() for a in model.sample_tensor(n, seed=1000 + seed))
-    row(f"timegan-{args.cell}", fit_s=round(fit_s),
-        **{"change_moments": change_moments, **{k: v for k, v in opts.items() if k not in ("seed", "threads")}},
-        **scores(real, fake, lengths, fake_len, seed, args))
+        last = last_weights_sample(model, trained.path, n, seed) if opts.get("ema_decay") else None
+    settings = {"change_moments": change_moments, **{k: v for k, v in opts.items() if k not in ("seed", "threads")}}
+    row(f"timegan-{args.cell}", fit_s=round(fit_s), **settings, **scores(real, fake, lengths, fake_len, seed, args))
+    if last is not None:  # the same run's last weights: the average's paired comparison
+        row(f"timegan-{args.cell}", fit_s=round(fit_s), **settings, weights="last",
+            **scores(real, last[0], lengths, last[1], seed, args))
     if args.opt:
         return rows
     if seed == 0:
@@ -117,6 +120,16 @@ def run(name: str, seed: int, args, prov: dict) -> list[dict]:
     return rows
 
 
+def last_weights_sample(model, run_path: Path, n: int, seed: int):
+    """Windows from the run's last (not averaged) G, S and R, with the same noise as the
+    averaged sampler's: both samplers come from one training."""
+    from ganforge.io.checkpoint import load_state
+    live = load_state(run_path / "checkpoint.safetensors")["nets"]
+    for part, key in (("generator", "G"), ("supervisor", "S"), ("recovery", "R")):
+        getattr(model.net, part).load_state_dict(live[key])
+    return tuple(a.numpy() for a in model.sample_tensor(n, seed=1000 + seed))
+
+
 def _measured(name: str, seed: int, args) -> set:
     """Baselines already in the record for this set and seed with the same post-hoc settings
     (they do not depend on the generator: not measured again)."""
@@ -134,7 +147,7 @@ def render() -> str:
         gen = "timegan-" + r["cell"] if r["generator"] == "timegan" else r["generator"]  # first rows: no cell in the name
         if gen.startswith("timegan"):  # each step count and loss setting is its own row
             gen += f", {r['steps']} steps" + (f", change moments {r['change_moments']:g}" if r.get("change_moments")
-                                              else "")
+                                              else "") + (", last weights" if r.get("weights") == "last" else "")
         latest[(r["set"], r["seed"], gen)] = {**r, "generator": gen}
     out = ["| data | generator | seeds | discriminative (lower is better) | predictive MAE (lower is better) "
            "| roughness | fit time | measured |", "|---|---|---|---|---|---|---|---|"]
