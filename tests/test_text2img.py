@@ -329,3 +329,14 @@ def test_a_run_samples_through_its_caption_subspace_and_a_damaged_one_is_refused
     (broken / TEXT_SUBSPACE).write_bytes(b"not a safetensors file")
     with pytest.raises(GanforgeError, match="damaged"):
         ganforge.load(broken)
+
+
+def test_subspace_in_training_trains_on_the_embeddings_sampling_will_use():
+    from ganforge.families.text2img import Text2Img
+    plain = Text2Img.load_data("digits-captions", {})
+    data = Text2Img.load_data("digits-captions", {"subspace_in_training": True, "text_subspace": 0.9})
+    mean, basis = data.kept
+    assert data.subspace(0.5) is data.kept  # sampling projects onto the very directions training used
+    off = (plain.emb - mean) - ((plain.emb - mean) @ basis.T) @ basis
+    on = (data.emb - mean) - ((data.emb - mean) @ basis.T) @ basis
+    assert off.norm() > 0.1 * (plain.emb - mean).norm() and on.norm() < 1e-4 * off.norm()

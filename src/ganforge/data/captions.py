@@ -39,6 +39,7 @@ class CaptionedDataset(Dataset):
     pair_image: torch.Tensor | None = None                      # (P,) image of each pair
     pair_caption: torch.Tensor | None = None                    # (P,) index into `captions`
     emb: torch.Tensor | None = None                             # (len(captions), E) once embedded
+    kept: tuple | None = None                                   # (mean, basis) `emb` was projected onto, if any
 
     def embedded(self, encoder: CachedEncoder) -> "CaptionedDataset":
         """The same data with its captions embedded: batches become (images, embeddings)."""
@@ -83,6 +84,8 @@ class CaptionedDataset(Dataset):
         embeddings that hold `share` of their variance (None when `share` is 0 or 1: keep all).
         A new phrasing also moves the embedding in directions the training captions never
         moved in; G has no trained response there, so sampling drops them (artifacts/text.py)."""
+        if self.kept is not None:
+            return self.kept
         if self.emb is None or not 0 < share < 1:
             return None
         emb = self.emb.double()
@@ -94,6 +97,15 @@ class CaptionedDataset(Dataset):
         k = int(torch.searchsorted(evals.cumsum(0) / evals.sum().clamp_min(1e-12),
                                    torch.tensor(share, dtype=evals.dtype))) + 1
         return mean.float(), evecs[:, :min(k, len(evals))].T.contiguous().float()
+
+    def projected(self, share: float) -> "CaptionedDataset":
+        """The same data with every embedding projected onto `subspace(share)`, so G and D train
+        on what sampling will show them."""
+        kept = self.subspace(share)
+        if kept is None or self.kept is not None:
+            return self
+        mean, basis = kept
+        return dataclasses.replace(self, emb=mean + ((self.emb - mean) @ basis.T) @ basis, kept=kept)
 
     def pair_texts(self) -> list[str]:
         return [self.captions[i] for i in self.pair_caption.tolist()]

@@ -93,6 +93,7 @@ class Text2ImgOptions(RunOptions):
     interp_weight: float = 0.0        # GAN-INT-CLS: G also fools D on midpoints of two captions' embeddings
     word_dropout: float = 0.0         # also train on each caption with words dropped at this rate (0 = off)
     diversity_weight: float = 0.0     # MSGAN mode seeking: G is rewarded for two noises giving two images of one caption
+    subspace_in_training: bool = False  # also train G and D on the projected embeddings, not only sample with them
     text_subspace: float = TEXT_SUBSPACE  # sampling: captions projected onto the training captions' principal directions holding this share of their variance (0: as given)
 
 
@@ -134,8 +135,10 @@ class Text2Img(Family):
         share = WORD_DROPOUT if opts.get("word_dropout") is None else opts["word_dropout"]
         if not 0 <= share < 1:
             raise GanforgeError(f"word_dropout is a share of words, from 0 up to 1; got {share}")
-        data = data.with_dropped_words(share, seed=int(opts.get("seed") or 0))
-        return data.embedded(CachedEncoder(key, [user_cache(key)]))
+        data = data.with_dropped_words(share, seed=int(opts.get("seed") or 0)).embedded(CachedEncoder(key, [user_cache(key)]))
+        if opts.get("subspace_in_training"):
+            data = data.projected(Text2ImgOptions.text_subspace if opts.get("text_subspace") is None else opts["text_subspace"])
+        return data
 
     def __init__(self, cfg, meta: dict):
         self.cfg, shape, info = cfg, meta["shape"], meta.get("info") or {}
