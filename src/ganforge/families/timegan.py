@@ -64,7 +64,7 @@ class TimeGANOptions(RunOptions):
     supervised_steps: int | None = None  # stage 2 steps (None: steps // 6)
     gamma: float = 1.0                  # weight of the adversarial loss on G(z) itself
     change_moments: float = CHANGE_MOMENTS  # weight of a moment loss on step-to-step changes (0: the paper's losses)
-    ema_decay: float = 0.0              # sample from weight averages of G, S and R at this decay (0: the last weights)
+    ema_decay: float = 0.0              # sample from weight averages of G, S and R at this decay (0: the last weights; averages measured 3x worse on S&P 500)
 
 
 def _masked_mean(v: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
