@@ -35,7 +35,7 @@ import time
 import numpy as np
 
 from _record import latest, provenance, write_result
-from augment import t_interval
+from augment import interval, t_interval
 from tabular_adult import ROOT
 from tabular_heldout import HELD_OUT, TUNED_ON, load
 
@@ -138,9 +138,10 @@ def render() -> str:
             if cond == "real":
                 up = "-"
             else:
-                m, lo, hi = t_interval(np.array(f1) - np.array([r["scores"]["real"]["f1"] for r in rs]))
-                up = f"{m:+.1f}" + (f" [{lo:+.1f}, {hi:+.1f}]" if len(rs) > 1 else "")
+                gain = np.array(f1) - np.array([r["scores"]["real"]["f1"] for r in rs])
+                up = interval(gain)
                 if cond == "ganforge":
+                    m, lo, _ = t_interval(gain)
                     ok = m >= 2 and lo > 0
                     f1_of = {c: np.mean([r["scores"][c]["f1"] for r in rs]) for c in conds}
                     better = [c for c in ("oversample", "SMOTE-NC") if f1_of[c] > f1_of["ganforge"]]

@@ -83,7 +83,8 @@ class CaptionedDataset(Dataset):
         """(mean, basis (k, E)): the fewest principal directions of the training pairs' caption
         embeddings that hold `share` of their variance (None when `share` is 0 or 1: keep all).
         A new phrasing also moves the embedding in directions the training captions never
-        moved in; G has no trained response there, so sampling drops them (artifacts/text.py)."""
+        moved in; G has no trained response there, so sampling drops them (artifacts/text.py).
+        Data already `projected` gives the subspace it was projected onto, whatever `share`."""
         if self.kept is not None:
             return self.kept
         if self.emb is None or not 0 < share < 1:
