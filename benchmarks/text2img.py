@@ -24,7 +24,8 @@ Protocol (per data set; mnist5k-captions by default, fashion-mnist-captions with
   images its held-out-template R-precision falls by itself (its own phrasing gap, shown beside).
 - --subspace: the text2img run's own weights read again with each caption's embedding projected
   onto the training captions' principal directions holding a share of their variance (0: the
-  embedding as given), one row per share; no training.
+  embedding as given), one row per share; with --min-corr, only the span of those directions
+  whose canonical correlation with the images is at least CORR (text_min_corr); no training.
 - Class accuracy: ganforge's shipped classifier for the set (mnist-cnn / fashion-cnn) reads
   the generated image; correct = the class the caption names.
 - Attribute accuracy: the attribute is measured on the pixels; correct = on the asked side of
@@ -155,7 +156,7 @@ def run_set(data_name: str, args, work: Path) -> dict:
         print(method, "R-precision", {g: round(v["r_precision"], 3) for g, v in row["groups"].items()},
               "seen", json.dumps(row["groups"]["seen"]), flush=True)
     if args.subspace and "text2img" in res["methods"]:
-        subspace_rows(res, train, work / f"{base}-text2img", texts, captions, seen, real_ref,
+        subspace_rows(res, work / f"{base}-text2img", texts, captions, seen, real_ref,
                       (base, thr, clf, matchers, pool), args)
     grid_caps = [c for c in captions if c["group"] == "seen"][:8]
     if "text2img" in res["methods"]:
@@ -166,20 +167,21 @@ def run_set(data_name: str, args, work: Path) -> dict:
     return res
 
 
-def subspace_rows(res: dict, train, run: Path, texts, captions, seen, real_ref, judges, args) -> None:
+def subspace_rows(res: dict, run: Path, texts, captions, seen, real_ref, judges, args) -> None:
     """The text2img run's own weights, sampled with captions projected onto the training
     captions' principal directions at each --subspace share (0: as given), one row each."""
-    from ganforge.data.text import CachedEncoder, user_cache
+    from ganforge.families.text2img import Text2Img
     model = ganforge.load(run)
-    key = model.info["text_encoder"]
-    embedded = train.embedded(CachedEncoder(key, [user_cache(key)]))
+    cfg = ganforge.Run(run).config["config"]
+    embedded = Text2Img.load_data(cfg["data"], cfg)  # the pairs the run trained on, as sampling_view sees them
     base, thr, clf, matchers, pool = judges
-    for share in args.subspace:
-        model.subspace = embedded.subspace(share)
+    for share, corr in [(s, c) for s in args.subspace for c in (args.min_corr if 0 < s < 1 else [0])]:
+        model.subspace = embedded.subspace(share, corr)
         images, _ = model.sample_tensor(1, texts, seed=args.seed)
-        name = "text2img, captions as given" if share in (0, 1) else f"text2img, subspace {share:g}"
+        name = ("text2img, captions as given" if share in (0, 1) else
+                f"text2img, subspace {share:g}" + (f", min corr {corr:g}" if corr else ""))
         k = 0 if model.subspace is None else len(model.subspace[1])
-        row = {"options": {"text_subspace": share}, "components": k, "weights_of": "text2img",
+        row = {"options": {"text_subspace": share, "text_min_corr": corr}, "components": k, "weights_of": "text2img",
                "groups": scores(images, captions, base, thr, clf, matchers, pool, args.seed, args.groups),
                "distribution": distribution(images[seen], real_ref, clf)}
         res["methods"][name] = row
@@ -319,6 +321,9 @@ def main() -> None:
     p.add_argument("--subspace", nargs="+", type=float, default=[], metavar="SHARE",
                    help="also read the text2img run's weights with captions projected onto the training "
                         "captions' principal directions holding each SHARE of their variance (0: as given)")
+    p.add_argument("--min-corr", nargs="+", type=float, default=[0.0], metavar="CORR",
+                   help="with --subspace: also keep only the directions correlated with the images at least "
+                        "CORR (text_min_corr; 0: all of the share's directions), one row per share and CORR")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--work", default=None, help="folder for the runs (default: a new dated one under runs/)")
     p.add_argument("--reuse", action="store_true",

@@ -79,11 +79,14 @@ class CaptionedDataset(Dataset):
                                    pair_image=torch.cat([self.pair_image, torch.tensor(owners, dtype=torch.int64)]),
                                    pair_caption=torch.cat([self.pair_caption, extra]))
 
-    def subspace(self, share: float) -> tuple[torch.Tensor, torch.Tensor] | None:
+    def subspace(self, share: float, min_corr: float = 0.0) -> tuple[torch.Tensor, torch.Tensor] | None:
         """(mean, basis (k, E)): the fewest principal directions of the training pairs' caption
         embeddings that hold `share` of their variance (None when `share` is 0 or 1: keep all).
         A new phrasing also moves the embedding in directions the training captions never
         moved in; G has no trained response there, so sampling drops them (artifacts/text.py).
+        With `min_corr` > 0, of those only the span of the canonical directions whose correlation
+        with the paired images is at least `min_corr` (`_content_directions`): the directions a
+        caption's wording moves along but its picture does not (phrasing) go too.
         Data already `projected` gives the subspace it was projected onto, whatever `share`."""
         if self.kept is not None:
             return self.kept
@@ -95,14 +98,17 @@ class CaptionedDataset(Dataset):
         centred = emb - mean
         evals, evecs = torch.linalg.eigh((centred * weight[:, None]).T @ centred / weight.sum())
         evals, evecs = evals.flip(0).clamp_min(0), evecs.flip(1)
-        k = int(torch.searchsorted(evals.cumsum(0) / evals.sum().clamp_min(1e-12),
-                                   torch.tensor(share, dtype=evals.dtype))) + 1
-        return mean.float(), evecs[:, :min(k, len(evals))].T.contiguous().float()
+        k = min(int(torch.searchsorted(evals.cumsum(0) / evals.sum().clamp_min(1e-12),
+                                       torch.tensor(share, dtype=evals.dtype))) + 1, len(evals))
+        basis = evecs[:, :k]
+        if min_corr > 0:
+            basis = _content_directions(self, centred, basis, evals[:k], min_corr)
+        return mean.float(), basis.T.contiguous().float()
 
-    def projected(self, share: float) -> "CaptionedDataset":
-        """The same data with every embedding projected onto `subspace(share)`, so G and D train
-        on what sampling will show them."""
-        kept = self.subspace(share)
+    def projected(self, share: float, min_corr: float = 0.0) -> "CaptionedDataset":
+        """The same data with every embedding projected onto `subspace(share, min_corr)`, so G
+        and D train on what sampling will show them."""
+        kept = self.subspace(share, min_corr)
         if kept is None or self.kept is not None:
             return self
         mean, basis = kept
@@ -172,6 +178,39 @@ def load_builtin(base_name: str, split: str = "train") -> CaptionedDataset:
     base = dataclasses.replace(base, name=f"{base_name}-captions")
     return _from_pairs(base, texts, owner, "caption", split=split,
                        attributes={"names": list(names), "thresholds": thr, "set": base_name})
+
+
+IMAGE_COMPONENTS = 32  # pixel principal components the caption directions are correlated with
+IMAGE_DIMS = 1024      # images with more values are average-pooled below this first
+
+
+def _content_directions(data: CaptionedDataset, centred: torch.Tensor, basis: torch.Tensor,
+                        evals: torch.Tensor, min_corr: float) -> torch.Tensor:
+    """(E, r) orthonormal: the span, in embedding space, of the canonical directions of the
+    whitened caption coordinates (`centred` @ `basis`) against the paired images' whitened
+    leading pixel components (CCA over the pairs) whose correlation is at least `min_corr`.
+    Templates are drawn independently of the picture, so the directions only the wording moves
+    along correlate with nothing in it; class and attribute words do. Pixel components are
+    used (not a classifier's features) so that any user data set has them."""
+    x = data.x.double()
+    if x[0].numel() > IMAGE_DIMS:
+        side = max(1, int((IMAGE_DIMS / x.shape[1]) ** 0.5))
+        x = torch.nn.functional.adaptive_avg_pool2d(x, side)
+    x = x.reshape(len(x), -1)
+    w = torch.bincount(data.pair_image, minlength=len(x)).double()
+    xc = x - (w @ x) / w.sum()
+    ev, vec = torch.linalg.eigh((xc * w[:, None]).T @ xc / w.sum())
+    ev, vec = ev.flip(0)[:IMAGE_COMPONENTS], vec.flip(1)[:, :IMAGE_COMPONENTS]
+    keep = ev > 1e-9 * ev[0].clamp_min(1e-30)
+    image = (xc @ vec[:, keep]) / ev[keep].sqrt()                       # whitened, per image
+    scale = evals.clamp_min(1e-12).sqrt()
+    text = (centred[data.pair_caption] @ basis) / scale                 # whitened, per pair
+    cross = text.T @ image[data.pair_image] / len(data.pair_image)
+    directions, corr, _ = torch.linalg.svd(cross, full_matrices=True)
+    r = int((corr >= min_corr).sum())
+    if r == 0:
+        return basis
+    return torch.linalg.qr((basis * scale) @ directions[:, :r])[0]
 
 
 # ---- user data ---------------------------------------------------------------------------

@@ -65,6 +65,11 @@ DIVERSITY_WEIGHT = 0.01
 # 0.626 / 0.563 -> 0.615 / 0.611 (32); mean over both 0.670 as given, 0.687 at 0.99, 0.692 at
 # 0.975, 0.674 at 0.95 (best on mnist5k, but fashion-mnist's width accuracy fell 0.79 -> 0.68).
 TEXT_SUBSPACE = 0.975
+# Of those directions, sampling keeps only the span of the ones whose canonical correlation with
+# the paired images' 32 leading pixel components is at least this (data/captions.py
+# `_content_directions`): the wording-only directions inside the training span go too.
+# Chosen on the same runs and captions (benchmarks/results/text2img_tune.md): TODO
+TEXT_MIN_CORR = 0.04
 
 
 # mismatch_nearest 0.5 vs 0 on fashion-mnist-captions (tuning run, seen / validation captions,
@@ -95,6 +100,7 @@ class Text2ImgOptions(RunOptions):
     diversity_weight: float = 0.0     # MSGAN mode seeking: G is rewarded for two noises giving two images of one caption
     subspace_in_training: bool = False  # also train G and D on the projected embeddings (tuning: mean R-precision 0.689 vs 0.692 at sampling only)
     text_subspace: float = TEXT_SUBSPACE  # sampling: captions projected onto the training captions' principal directions holding this share of their variance (0: as given)
+    text_min_corr: float = TEXT_MIN_CORR  # sampling: of those, keep the directions correlated with the images at least this much (CCA; 0: all)
 
 
 def _fake_term(kind: str, logit: torch.Tensor) -> torch.Tensor:
@@ -137,7 +143,8 @@ class Text2Img(Family):
             raise GanforgeError(f"word_dropout is a share of words, from 0 up to 1; got {share}")
         data = data.with_dropped_words(share, seed=int(opts.get("seed") or 0)).embedded(CachedEncoder(key, [user_cache(key)]))
         if opts.get("subspace_in_training"):
-            data = data.projected(Text2ImgOptions.text_subspace if opts.get("text_subspace") is None else opts["text_subspace"])
+            given = lambda k: getattr(Text2ImgOptions, k) if opts.get(k) is None else opts[k]  # noqa: E731
+            data = data.projected(given("text_subspace"), given("text_min_corr"))
         return data
 
     def __init__(self, cfg, meta: dict):
@@ -153,6 +160,8 @@ class Text2Img(Family):
             raise GanforgeError("text_noise, interp_weight and diversity_weight must be 0 or more")
         if not 0 <= cfg.text_subspace <= 1:
             raise GanforgeError(f"text_subspace is a share of variance, from 0 (off) to 1; got {cfg.text_subspace}")
+        if not 0 <= cfg.text_min_corr < 1:
+            raise GanforgeError(f"text_min_corr is a correlation, from 0 (keep all) up to 1; got {cfg.text_min_corr}")
         self._subspace = None  # computed once from the training captions, at the first sampling view
         if not 0 <= cfg.mismatch_nearest <= 1:
             raise GanforgeError(f"mismatch_nearest is a share, from 0 to 1; got {cfg.mismatch_nearest}")
@@ -268,7 +277,7 @@ class Text2Img(Family):
         where = {t: i for i, t in enumerate(data.captions)}
         known = {t: data.emb[where[t]].numpy() for t in self.examples if t in where}
         if self._subspace is None:
-            self._subspace = (data.subspace(self.cfg.text_subspace),)
+            self._subspace = (data.subspace(self.cfg.text_subspace, self.cfg.text_min_corr),)
         return TextToImage(net, info, device, known=known, subspace=self._subspace[0])
 
     def preview_png(self, trainer) -> bytes | None:
