@@ -147,6 +147,8 @@ def run_set(data_name: str, args, work: Path) -> dict:
             row["steps"] = run.config["config"]["steps"]
             model = ganforge.load(run.path)
             if family == "text2img":
+                if row.get("reused"):  # sampling-only options (the caption subspace) at today's defaults
+                    model.subspace = default_subspace(run.path)
                 images, _ = model.sample_tensor(1, texts, seed=args.seed)
             else:
                 images, _ = model.sample_tensor(len(captions), labels=[c["label"] for c in captions], seed=args.seed)
@@ -161,19 +163,35 @@ def run_set(data_name: str, args, work: Path) -> dict:
     grid_caps = [c for c in captions if c["group"] == "seen"][:8]
     if "text2img" in res["methods"]:
         model = ganforge.load(work / f"{base}-text2img")
+        if res["methods"]["text2img"].get("reused"):
+            model.subspace = default_subspace(work / f"{base}-text2img")
         out = RESULTS / f"text2img{'_tune' if args.tune else ''}_{base}.png"
         model.write(out, 8, text=[c["caption"] for c in grid_caps], seed=args.seed)
         res["grid"] = {"png": out.name, "rows": [c["caption"] for c in grid_caps]}
     return res
 
 
+def trained_pairs(run: Path):
+    """The (image, caption embedding) pairs `run` trained on, as its sampling view sees them."""
+    from ganforge.families.text2img import Text2Img
+    cfg = ganforge.Run(run).config["config"]
+    return Text2Img.load_data(cfg["data"], cfg)
+
+
+def default_subspace(run: Path):
+    """The caption subspace a run trained as `run` was would sample through at today's defaults of
+    the sampling-only options (a run saved before one existed gets it too)."""
+    from ganforge.families.text2img import Text2ImgOptions
+    cfg = ganforge.Run(run).config["config"]
+    opt = lambda k: cfg.get(k, getattr(Text2ImgOptions, k))  # noqa: E731
+    return trained_pairs(run).subspace(opt("text_subspace"), opt("text_min_corr"))
+
+
 def subspace_rows(res: dict, run: Path, texts, captions, seen, real_ref, judges, args) -> None:
     """The text2img run's own weights, sampled with captions projected onto the training
     captions' principal directions at each --subspace share (0: as given), one row each."""
-    from ganforge.families.text2img import Text2Img
     model = ganforge.load(run)
-    cfg = ganforge.Run(run).config["config"]
-    embedded = Text2Img.load_data(cfg["data"], cfg)  # the pairs the run trained on, as sampling_view sees them
+    embedded = trained_pairs(run)
     base, thr, clf, matchers, pool = judges
     for share, corr in [(s, c) for s in args.subspace for c in (args.min_corr if 0 < s < 1 else [0])]:
         model.subspace = embedded.subspace(share, corr)

@@ -314,6 +314,28 @@ def test_caption_subspace_keeps_the_training_captions_and_drops_directions_they_
     assert (project(new_phrasing) - project(emb[:1])).norm() < 0.01 * 2.0  # the 2.0 step is gone
 
 
+def test_min_corr_drops_wording_directions_the_pictures_do_not_follow():
+    from ganforge.data.captions import CaptionedDataset
+    gen = torch.Generator().manual_seed(0)
+    basis = torch.linalg.qr(torch.randn(20, 20, generator=gen))[0]
+    content, wording = torch.randn(300, generator=gen), torch.randn(300, generator=gen)
+    pattern = torch.randn(1, 1, 4, 4, generator=gen)
+    images = content[:, None, None, None] * pattern + 0.05 * torch.randn(300, 1, 4, 4, generator=gen)
+    emb = (3.0 + 2 * content[:, None] * basis[:, 0] + 2 * wording[:, None] * basis[:, 1]
+           + 0.01 * torch.randn(300, 20, generator=gen))
+    data = CaptionedDataset("toy", "images", images, None, None, None, {},
+                            captions=[f"c{i}" for i in range(300)], pair_image=torch.arange(300),
+                            pair_caption=torch.arange(300), emb=emb)
+    for min_corr, kept_rows in ((0.0, 2), (0.3, 1)):
+        mean, kept = data.subspace(0.99, min_corr)
+        assert kept.shape == (kept_rows, 20)
+        project = lambda e: mean + ((e - mean) @ kept.T) @ kept  # noqa: E731
+        moved_content = (project(emb[:1] + basis[:, 0]) - project(emb[:1])).norm()
+        moved_wording = (project(emb[:1] + basis[:, 1]) - project(emb[:1])).norm()
+        assert moved_content > 0.99                               # what the picture follows stays
+        assert (moved_wording > 0.99) == (min_corr == 0)          # the wording-only move goes with min_corr
+
+
 def test_a_run_samples_through_its_caption_subspace_and_a_damaged_one_is_refused(run, tmp_path):
     import shutil
     from ganforge.artifacts.text import TEXT_SUBSPACE
