@@ -92,13 +92,21 @@ def run(name: str, seed: int, args, prov: dict) -> list[dict]:
         t = time.time()
         trained = ganforge.train(name, model="timegan", out=Path(tmp) / "run", progress=False, **opts)
         fit_s = time.time() - t
-        change_moments = trained.config["config"]["change_moments"]
-        model = ganforge.load(trained.path)
+        cfg = trained.config["config"]
+        change_moments, keep_best = cfg["change_moments"], cfg.get("keep_best")
+        kept = {}
+        if keep_best:  # the checkpoint training kept by its own judge; its last weights are the paired row
+            kept = {"keep_best": keep_best, "eval_every": cfg["eval_every"],
+                    "best_step": json.loads((trained.path / "best" / "best.json").read_text())["step"]}
+            model = ganforge.load(trained.path / "best")
+            last = tuple(a.numpy() for a in ganforge.load(trained.path).sample_tensor(n, seed=1000 + seed))
+        else:
+            model = ganforge.load(trained.path)
+            last = last_weights_sample(model, trained.path, n, seed) if opts.get("ema_decay") else None
         fake, fake_len = (a.numpy() for a in model.sample_tensor(n, seed=1000 + seed))
-        last = last_weights_sample(model, trained.path, n, seed) if opts.get("ema_decay") else None
     settings = {"change_moments": change_moments, **{k: v for k, v in opts.items() if k not in ("seed", "threads")}}
-    row(f"timegan-{args.cell}", fit_s=round(fit_s), **settings, **scores(real, fake, lengths, fake_len, seed, args))
-    if last is not None:  # the same run's last weights: the average's paired comparison
+    row(f"timegan-{args.cell}", fit_s=round(fit_s), **settings, **kept, **scores(real, fake, lengths, fake_len, seed, args))
+    if last is not None:  # the same run's last weights: the average's (or kept best's) paired comparison
         row(f"timegan-{args.cell}", fit_s=round(fit_s), **settings, weights="last",
             **scores(real, last[0], lengths, last[1], seed, args))
     if args.opt:
@@ -147,7 +155,9 @@ def render() -> str:
         gen = "timegan-" + r["cell"] if r["generator"] == "timegan" else r["generator"]  # first rows: no cell in the name
         if gen.startswith("timegan"):  # each step count and loss setting is its own row
             gen += f", {r['steps']} steps" + (f", change moments {r['change_moments']:g}" if r.get("change_moments")
-                                              else "") + (", last weights" if r.get("weights") == "last" else "")
+                                              else "") + (", last weights" if r.get("weights") == "last" else
+                                                          f", best {r['keep_best']} of every {r['eval_every']}"
+                                                          if r.get("keep_best") else "")
         latest[(r["set"], r["seed"], gen)] = {**r, "generator": gen}
     out = ["| data | generator | seeds | discriminative (lower is better) | predictive MAE (lower is better) "
            "| roughness | fit time | measured |", "|---|---|---|---|---|---|---|---|"]
@@ -176,6 +186,15 @@ def render() -> str:
     return "\n".join(out) + "\n"
 
 
+def _option(text: str) -> tuple[str, object]:
+    """'key=value' -> (key, value): the value read as JSON where it parses (numbers, true), else text."""
+    k, _, v = text.partition("=")
+    try:
+        return k, json.loads(v)
+    except json.JSONDecodeError:
+        return k, v
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sets", nargs="+", default=["sines", "sp500"])
@@ -191,7 +210,7 @@ def main():
                     help="timegan options for a tuning variant (rows to timeseries_tuning.jsonl)")
     ap.add_argument("--table", action="store_true", help="only render timeseries.md from timeseries.jsonl")
     args = ap.parse_args()
-    args.opt = {k: json.loads(v) for k, v in (o.split("=", 1) for o in args.opt)}
+    args.opt = dict(_option(o) for o in args.opt)
     torch.set_num_threads(args.threads)
     prov = provenance()
     if not args.table:

@@ -106,9 +106,9 @@ def cli():
 @click.option("--log-every", type=int, help="Steps between log.jsonl records and health checks.")
 @click.option("--sample-every", type=int, help="Steps between sample grids in samples/.")
 @click.option("--ckpt-every", type=int, help="Steps between checkpoints (also written at the end and on Ctrl-C).")
-@click.option("--eval-every", type=int, help="Cheap FID/KID/precision/recall/coverage every K steps (0 = off).")
+@click.option("--eval-every", type=int, help="Cheap FID/KID/precision/recall/coverage (time series: a discriminative score) every K steps (0 = off).")
 @click.option("--eval-n", type=int, help="Samples per training-time evaluation (default 1000).")
-@click.option("--keep-best", help="Keep the best generator by this metric in RUN/best/ (e.g. fid).")
+@click.option("--keep-best", help="Keep the best generator by this metric in RUN/best/ (e.g. fid; time series: discriminative).")
 @click.option("--on-problem", type=click.Choice(["warn", "fix", "stop"]),
               help="Health monitor action on a problem: warn (default), fix (roll back + change), stop.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")

@@ -1,7 +1,9 @@
 """Cheap evaluation during training (`--eval-every K`): FID, KID, precision/recall and
-density/coverage on a small subset (`--eval-n`, default 1,000), logged to log.jsonl as
-`eval_*` records so the report can draw metric curves; optional `--keep-best METRIC` saves the
-best generator so far to RUN_DIR/best/ (loadable with `ganforge sample RUN_DIR/best`).
+density/coverage on a small subset (`--eval-n`, default 1,000) of images or points; for time
+series a linear real-vs-synthetic judge's discriminative score (metrics/timeseries.py). Logged
+to log.jsonl as `eval_*` records so the report can draw metric curves; optional `--keep-best
+METRIC` saves the best generator so far to RUN_DIR/best/ (loadable with `ganforge sample
+RUN_DIR/best`).
 
 The real features and the real-vs-real floor are computed once; every evaluation samples the
 same latent codes, so the curve moves only because the generator does. Sampling uses its own
@@ -18,8 +20,10 @@ from ..io.checkpoint import atomic_write_text
 from ..io.errors import GanforgeError
 from . import extractors
 from .evaluate import METRICS, core_metrics, real_halves
+from .timeseries import linear_discriminative_score
 
 CHEAP = ("fid", "kid", "precision", "recall", "density", "coverage", "modes")
+SERIES_CHEAP = ("discriminative",)
 
 
 def check_options(cfg) -> None:
@@ -29,9 +33,9 @@ def check_options(cfg) -> None:
     if cfg.eval_n < 20:
         raise GanforgeError(f"--eval-n must be at least 20, got {cfg.eval_n}")
     if cfg.keep_best is not None:
-        if cfg.keep_best not in CHEAP:
+        if cfg.keep_best not in CHEAP + SERIES_CHEAP:
             raise GanforgeError(f"--keep-best {cfg.keep_best} is not a training-time metric; "
-                                f"choose one of {', '.join(CHEAP)}")
+                                f"choose one of {', '.join(CHEAP + SERIES_CHEAP)}")
         if not cfg.eval_every:
             raise GanforgeError("--keep-best needs evaluations during training; add --eval-every K")
 
@@ -41,16 +45,23 @@ class EvalCallback:
 
     def __init__(self, dataset, cfg):
         check_options(cfg)
-        if dataset.kind not in ("images", "points"):
-            raise GanforgeError(f"--eval-every works on images and 2D points, not {dataset.kind} data; "
-                                f"drop --eval-every/--keep-best")
+        if dataset.kind not in ("images", "points", "series"):
+            raise GanforgeError(f"--eval-every works on images, 2D points and time series, not {dataset.kind} "
+                                f"data; drop --eval-every/--keep-best")
+        kind_metrics = SERIES_CHEAP if dataset.kind == "series" else CHEAP
+        if cfg.keep_best is not None and cfg.keep_best not in kind_metrics:
+            raise GanforgeError(f"--keep-best {cfg.keep_best} is not measured on {dataset.kind} data during "
+                                f"training; choose one of {', '.join(kind_metrics)}")
         self.data, self.cfg = dataset, cfg
         self.next_step, self.ready = cfg.eval_every, False
         self.best = None
 
     def _prepare(self, run_dir) -> None:
-        self.ext = extractors.choose(self.data, run_dir)
         (xa, ya, xb, _), self.n, _ = real_halves(self.data, self.cfg.eval_n, seed=0)
+        if self.data.kind == "series":  # no feature extractor: a linear judge reads the windows
+            self.xa, self.floor, self.ready = xa.numpy(), linear_discriminative_score(xa.numpy(), xb.numpy()), True
+            return
+        self.ext = extractors.choose(self.data, run_dir)
         self.fa, self.fb = self.ext(xa)[0], self.ext(xb)[0]
         self.labels, self.xb = ya, xb
         self.means = self.data.info.get("means") if self.data.kind == "points" else None
@@ -65,6 +76,21 @@ class EvalCallback:
         if not self.ready:
             self._prepare(trainer.run.path)
         gen = trainer.generator()  # a sampling view: live nets and their modes are untouched
+        if self.data.kind == "series":
+            x, _ = gen.sample_tensor(self.n, seed=4242)
+            vals = {"discriminative": (linear_discriminative_score(self.xa, x.numpy()), self.floor)}
+        else:
+            vals = self._image_metrics(gen)
+        rec = {"step": step, "eval_n": self.n,
+               "eval_extractor": "linear judge" if self.data.kind == "series" else self.ext.name}
+        for k, (v, floor) in vals.items():
+            rec[f"eval_{k}"], rec[f"eval_{k}_floor"] = v, floor
+        rec["eval_s"] = round(time.time() - t0, 2)
+        if cfg.keep_best:
+            self._keep_best(trainer, gen, rec)
+        trainer.run.log(rec)
+
+    def _image_metrics(self, gen) -> dict:
         x, _ = gen.sample_tensor(self.n, labels=self.labels if gen.num_classes else None, seed=4242)
         if self.data.kind == "images":
             x = ((x.clamp(-1, 1) + 1) * 127.5).round() / 127.5 - 1
@@ -74,13 +100,7 @@ class EvalCallback:
             sd = self.data.info["sd"]
             vals["modes"] = (mode_stats(x.numpy(), np.array(self.means), sd)["modes"],
                              mode_stats(self.xb.numpy(), np.array(self.means), sd)["modes"])
-        rec = {"step": step, "eval_n": self.n, "eval_extractor": self.ext.name}
-        for k, (v, floor) in vals.items():
-            rec[f"eval_{k}"], rec[f"eval_{k}_floor"] = v, floor
-        rec["eval_s"] = round(time.time() - t0, 2)
-        if cfg.keep_best:
-            self._keep_best(trainer, gen, rec)
-        trainer.run.log(rec)
+        return vals
 
     def _keep_best(self, trainer, gen, rec: dict) -> None:
         key = cfg_key = self.cfg.keep_best
@@ -98,6 +118,6 @@ class EvalCallback:
         gen.save(folder)
         atomic_write_text(folder / "best.json", json.dumps(
             {"metric": key, "value": value, "step": rec["step"],
-             "protocol": f"{self.ext.name} features, {self.n} generated vs {self.n} real (training-time subset)"},
+             "protocol": f"{rec['eval_extractor']}{'' if self.data.kind == 'series' else ' features'}, {self.n} generated vs {self.n} real (training-time subset)"},
             indent=2))
         rec["eval_best"] = True

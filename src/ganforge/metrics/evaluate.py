@@ -35,7 +35,8 @@ METRICS = {"fid": ("FID", "lower"), "kid": ("KID", "lower"), "precision": ("prec
            "recall": ("recall", "higher"), "density": ("density", "higher (1 = real)"),
            "coverage": ("coverage", "higher"), "classifier_score": ("classifier score", "higher"),
            "label_accuracy": ("label accuracy", "higher"), "modes": ("modes captured", "higher"),
-           "high_quality": ("high-quality share", "higher"), "reverse_kl": ("reverse KL", "lower")}
+           "high_quality": ("high-quality share", "higher"), "reverse_kl": ("reverse KL", "lower"),
+           "discriminative": ("discriminative score", "lower")}
 
 
 def run_dataset(run: RunDir):
