@@ -16,8 +16,11 @@ def _text_cache(tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def _in_tmp_dir(tmp_path, monkeypatch):
-    """Default run folders (runs/<data>) land in a temp dir, never in the repo."""
+    """Default run folders (runs/<data>) land in a temp dir, never in the repo; timegan's
+    training-time judges (on by default) take 30 Adam steps instead of 1,000 (same code path)."""
     monkeypatch.chdir(tmp_path)
+    from ganforge.metrics import callback
+    monkeypatch.setattr(callback, "JUDGE_ITERATIONS", 30)
 
 
 @pytest.fixture

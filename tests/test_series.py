@@ -119,25 +119,23 @@ def test_discriminative_score_tells_noise_from_sines_but_not_sines_from_sines():
     assert gaussian_windows(a, 10).shape == (10, 24, 5)
 
 
-def test_linear_judge_tells_rough_windows_from_sines_but_not_sines_from_sines():
-    from ganforge.metrics.timeseries import linear_discriminative_score
-    a, b = sines(600, seed=1), sines(600, seed=2)
-    jittered = np.clip(b + np.random.default_rng(0).normal(0, 0.05, b.shape), 0, 1).astype(np.float32)
-    same, rough = linear_discriminative_score(a, b), linear_discriminative_score(a, jittered)
-    assert same < 0.08 and rough > 0.3, (same, rough)
-
-
 def test_keep_best_discriminative_keeps_the_best_timegan_checkpoint(tmp_path):
     torch.set_num_threads(1)
     run = ganforge.train("sines", model="timegan", out=tmp_path / "t", progress=False, steps=60, embed_steps=10,
                          supervised_steps=10, hidden=8, layers=2, cell="tcn", log_every=10, eval_every=20,
                          eval_n=200, keep_best="discriminative")
     evals = [r for r in run.log if "eval_discriminative" in r]
-    assert [r["step"] for r in evals] == [20, 40, 60] and all(0 < r["eval_discriminative_floor"] < 0.15 for r in evals)
+    assert [r["step"] for r in evals] == [20, 40, 60] and all(0 <= r["eval_discriminative_floor"] < 0.2 for r in evals)
     best = json.loads((run.path / "best" / "best.json").read_text())
     assert best["value"] == min(r["eval_discriminative"] for r in evals)
     assert best["step"] == min(evals, key=lambda r: r["eval_discriminative"])["step"]
     assert ganforge.load(run.path / "best").sample(3, seed=0).samples.shape[0] == 3
+    again = ganforge.train("sines", model="timegan", out=tmp_path / "u", progress=False, steps=60, embed_steps=10,
+                           supervised_steps=10, hidden=8, layers=2, cell="tcn", log_every=10, eval_every=0)
+    assert again.config["config"]["keep_best"] is None and not (again.path / "best").exists()
+    for k in ("generator", "supervisor", "recovery"):  # judging leaves training's random stream alone
+        for name, w in getattr(ganforge.load(again.path).net, k).state_dict().items():
+            torch.testing.assert_close(w, getattr(ganforge.load(run.path).net, k).state_dict()[name])
 
 
 def test_keep_best_asks_for_a_metric_the_data_has(tmp_path, cli):

@@ -136,6 +136,8 @@ def _train(data, tensorboard=False, **kwargs):
     click.echo(f"trained {run.config['family']} on {data} to step {run.step} "
                f"in {time.time() - t0:.0f} s -> {run.path}")
     use = family_class(run.config["family"]).next_command
+    if "{run}/best" in use and not (run.path / "best").is_dir():  # --eval-every 0: no kept best
+        use = use.replace("{run}/best", "{run}")
     click.echo(f"samples: {run.path / 'samples'}   next: ganforge {use.format(run=run.path)}")
 
 

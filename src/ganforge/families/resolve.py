@@ -91,5 +91,7 @@ def resolve(family: type[Family], options: dict, meta: dict, data: str):
     for layer in layers:
         merged.update({k: v for k, v in layer.items() if k in own})
     merged.update({k: v for k, v in options.items() if v is not None})
+    if options.get("eval_every") == 0 and options.get("keep_best") is None:
+        merged["keep_best"] = None  # evaluations turned off: a default --keep-best goes with them
     merged["model"] = family.name
     return family.Options.from_dict(merged, family.name).validate(family.losses)

@@ -10,8 +10,7 @@ compute them, on windows (N, T, F) in the model's [0, 1] space with lengths (N,)
   gives the reference.
 
 Plus the baselines the benchmark sets beside a generator: a Gaussian over whole windows (mean
-and full covariance of the T*F values) and uniform noise; and a cheap linear judge for choosing
-among checkpoints during training (`linear_discriminative_score`).
+and full covariance of the T*F values) and uniform noise.
 """
 from __future__ import annotations
 
@@ -101,29 +100,6 @@ def predictive_score(train, test, train_lengths=None, test_lengths=None, seed: i
         err = (torch.sigmoid(net(inp).squeeze(-1)) - target).abs()
         per_window = (err * m).sum(1) / m.sum(1).clamp_min(1)  # TimeGAN: MAE per window, then mean
     return float(per_window.mean())
-
-
-def linear_discriminative_score(real, fake, seed: int = 0, folds: int = 3) -> float:
-    """|cross-validated accuracy - 0.5| of a logistic regression telling real from synthetic
-    windows by their values, step-to-step changes and the size of those changes (standardised;
-    zeros after a length count as values): the sizes let a linear judge see a series that is too
-    smooth or too rough, which values and signed changes alone average away. About a second for 1,000 + 1,000 windows, so training can afford it every few
-    hundred steps (`--eval-every`, `--keep-best discriminative`); a different judge from the
-    post-hoc GRU of `discriminative_score`, which a benchmark reads afterwards."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold, cross_val_score
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    def features(x):
-        x = np.asarray(x, dtype=np.float64)
-        d = np.diff(x, axis=1)
-        return np.concatenate([v.reshape(len(x), -1) for v in (x, d, np.abs(d))], 1)
-    xs = np.concatenate([features(real), features(fake)])
-    y = np.r_[np.ones(len(real)), np.zeros(len(fake))]
-    judge = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=300))
-    acc = cross_val_score(judge, xs, y, cv=StratifiedKFold(folds, shuffle=True, random_state=seed)).mean()
-    return abs(float(acc) - 0.5)
 
 
 def gaussian_windows(real, n: int, seed: int = 0) -> np.ndarray:
