@@ -125,7 +125,8 @@ def test_keep_best_discriminative_keeps_the_best_timegan_checkpoint(tmp_path):
                          supervised_steps=10, hidden=8, layers=2, cell="tcn", log_every=10, eval_every=20,
                          eval_n=200, keep_best="discriminative")
     evals = [r for r in run.log if "eval_discriminative" in r]
-    assert [r["step"] for r in evals] == [20, 40, 60] and all(0 <= r["eval_discriminative_floor"] < 0.2 for r in evals)
+    # none before joint training (steps 1-20: G untrained): from its first log step, then every 20
+    assert [r["step"] for r in evals] == [30, 40, 60] and all(0 <= r["eval_discriminative_floor"] < 0.2 for r in evals)
     best = json.loads((run.path / "best" / "best.json").read_text())
     assert best["value"] == min(r["eval_discriminative"] for r in evals)
     assert best["step"] == min(evals, key=lambda r: r["eval_discriminative"])["step"]

@@ -68,6 +68,7 @@ class Family:
     ema: tuple[str, ...] = ()
     generator_name: str = "G"      # the net that `ganforge sample` uses (its EMA copy if any)
     averaged: dict = {}            # the engine's EMA copies by net name (set by it, read by samplers of several nets)
+    eval_from: int = 0             # training-time evaluations (--eval-every) start at this step (timegan: after G's first stages)
     specs: dict[str, dict]         # JSON spec per net, to rebuild it without code (nets.build_net)
     # True where bf16 autocast and channels_last are safe and measured faster (noise-to-image
     # nets, judged by a D, 8-bit images out): `--precision auto` / `--channels-last` follow it.

@@ -141,6 +141,7 @@ class TimeGAN(Family):
         self.ema = ("G", "S", "R") if cfg.ema_decay > 0 else ()  # the sampler's three nets
         self.stage1 = cfg.embed_steps if cfg.embed_steps is not None else cfg.steps // 6
         self.stage2 = self.stage1 + (cfg.supervised_steps if cfg.supervised_steps is not None else cfg.steps // 6)
+        self.eval_from = self.stage2 + 1  # before joint training G is untrained: no checkpoint worth keeping
         if self.stage2 >= cfg.steps:
             raise GanforgeError(f"--embed-steps + --supervised-steps ({self.stage2}) leave no joint training in "
                                 f"--steps {cfg.steps}; lower them or raise --steps")

@@ -85,7 +85,7 @@ class EvalCallback:
 
     def __call__(self, trainer, record: dict) -> None:
         step, cfg = trainer.step, self.cfg
-        if step < self.next_step and step != cfg.steps:
+        if (step < self.next_step or step < trainer.family.eval_from) and step != cfg.steps:
             return
         self.next_step = (step // cfg.eval_every + 1) * cfg.eval_every
         t0 = time.time()
