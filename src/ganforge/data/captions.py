@@ -92,12 +92,8 @@ class CaptionedDataset(Dataset):
             return self.kept
         if self.emb is None or not 0 < share < 1:
             return None
-        emb = self.emb.double()
-        weight = torch.bincount(self.pair_caption, minlength=len(emb)).double()
-        mean = (weight @ emb) / weight.sum()
-        centred = emb - mean
-        evals, evecs = torch.linalg.eigh((centred * weight[:, None]).T @ centred / weight.sum())
-        evals, evecs = evals.flip(0).clamp_min(0), evecs.flip(1)
+        mean, evals, evecs = _weighted_pca(self.emb.double(), torch.bincount(self.pair_caption, minlength=len(self.emb)))
+        centred = self.emb.double() - mean
         k = min(int(torch.searchsorted(evals.cumsum(0) / evals.sum().clamp_min(1e-12),
                                        torch.tensor(share, dtype=evals.dtype))) + 1, len(evals))
         basis = evecs[:, :k]
@@ -180,6 +176,16 @@ def load_builtin(base_name: str, split: str = "train") -> CaptionedDataset:
                        attributes={"names": list(names), "thresholds": thr, "set": base_name})
 
 
+def _weighted_pca(x: torch.Tensor, weight: torch.Tensor):
+    """(mean, variances, directions (D, D) as columns), largest first, of the rows of x counted
+    `weight` times each (a caption or an image by its number of pairs)."""
+    weight = weight.double()
+    mean = (weight @ x) / weight.sum()
+    centred = x - mean
+    evals, evecs = torch.linalg.eigh((centred * weight[:, None]).T @ centred / weight.sum())
+    return mean, evals.flip(0).clamp_min(0), evecs.flip(1)
+
+
 IMAGE_COMPONENTS = 32  # pixel principal components the caption directions are correlated with
 IMAGE_DIMS = 1024      # images with more values are average-pooled below this first
 
@@ -197,10 +203,9 @@ def _content_directions(data: CaptionedDataset, centred: torch.Tensor, basis: to
         side = max(1, int((IMAGE_DIMS / x.shape[1]) ** 0.5))
         x = torch.nn.functional.adaptive_avg_pool2d(x, side)
     x = x.reshape(len(x), -1)
-    w = torch.bincount(data.pair_image, minlength=len(x)).double()
-    xc = x - (w @ x) / w.sum()
-    ev, vec = torch.linalg.eigh((xc * w[:, None]).T @ xc / w.sum())
-    ev, vec = ev.flip(0)[:IMAGE_COMPONENTS], vec.flip(1)[:, :IMAGE_COMPONENTS]
+    x_mean, ev, vec = _weighted_pca(x, torch.bincount(data.pair_image, minlength=len(x)))
+    xc = x - x_mean
+    ev, vec = ev[:IMAGE_COMPONENTS], vec[:, :IMAGE_COMPONENTS]
     keep = ev > 1e-9 * ev[0].clamp_min(1e-30)
     image = (xc @ vec[:, keep]) / ev[keep].sqrt()                       # whitened, per image
     scale = evals.clamp_min(1e-12).sqrt()

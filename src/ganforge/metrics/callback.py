@@ -45,12 +45,8 @@ def check_options(cfg) -> None:
         raise GanforgeError(f"--eval-every must be 0 (off) or a number of steps, got {cfg.eval_every}")
     if cfg.eval_n < 20:
         raise GanforgeError(f"--eval-n must be at least 20, got {cfg.eval_n}")
-    if cfg.keep_best is not None:
-        if cfg.keep_best not in CHEAP + SERIES_CHEAP:
-            raise GanforgeError(f"--keep-best {cfg.keep_best} is not a training-time metric; "
-                                f"choose one of {', '.join(CHEAP + SERIES_CHEAP)}")
-        if not cfg.eval_every:
-            raise GanforgeError("--keep-best needs evaluations during training; add --eval-every K")
+    if cfg.keep_best is not None and not cfg.eval_every:  # which metrics: by the data (EvalCallback)
+        raise GanforgeError("--keep-best needs evaluations during training; add --eval-every K")
 
 
 class EvalCallback:
@@ -63,18 +59,19 @@ class EvalCallback:
                                 f"data; drop --eval-every/--keep-best")
         kind_metrics = SERIES_CHEAP if dataset.kind == "series" else CHEAP
         if cfg.keep_best is not None and cfg.keep_best not in kind_metrics:
-            raise GanforgeError(f"--keep-best {cfg.keep_best} is not measured on {dataset.kind} data during "
-                                f"training; choose one of {', '.join(kind_metrics)}")
+            raise GanforgeError(f"--keep-best {cfg.keep_best} is not a training-time metric on {dataset.kind} "
+                                f"data; choose one of {', '.join(kind_metrics)}")
         self.data, self.cfg = dataset, cfg
         self.next_step, self.ready = cfg.eval_every, False
         self.best = None
 
     def _prepare(self, run_dir) -> None:
         if self.data.kind == "series":  # no feature extractor: the post-hoc GRU judge reads the windows
-            n = self.n = min(self.cfg.eval_n, len(self.data.x) // 2)
-            perm = torch.randperm(len(self.data.x), generator=torch.Generator().manual_seed(10_000))
-            self.real = [(self.data.x[i], self.data.lengths[i]) for i in (perm[:n], perm[n:2 * n])]
-            self.floor, self.ready = _series_judge(*self.real[0], *self.real[1]), True
+            from .series_evaluate import real_window_halves
+            self.n = min(self.cfg.eval_n, len(self.data.x) // 2)
+            xa, la, xb, lb = real_window_halves(self.data, self.n, seed=10_000)
+            self.real = (xa, la)
+            self.floor, self.ready = _series_judge(xa, la, xb, lb), True
             return
         (xa, ya, xb, _), self.n, _ = real_halves(self.data, self.cfg.eval_n, seed=0)
         self.ext = extractors.choose(self.data, run_dir)
@@ -97,7 +94,7 @@ class EvalCallback:
                 self._prepare(trainer.run.path)
             gen = trainer.generator()  # a sampling view: live nets and their modes are untouched
             if self.data.kind == "series":
-                vals = {"discriminative": (_series_judge(*self.real[0], *gen.sample_tensor(self.n, seed=4242)),
+                vals = {"discriminative": (_series_judge(*self.real, *gen.sample_tensor(self.n, seed=4242)),
                                            self.floor)}
             else:
                 vals = self._image_metrics(gen)

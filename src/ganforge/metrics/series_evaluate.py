@@ -26,6 +26,13 @@ from .timeseries import discriminative_score, predictive_score
 DISC_ITERS, PRED_ITERS = 2000, 5000  # TimeGAN's
 
 
+def real_window_halves(data, n: int, seed: int):
+    """Two disjoint random sets of n real windows, A and B, each with its lengths: (xa, la, xb, lb)."""
+    p = torch.randperm(len(data.x), generator=torch.Generator().manual_seed(seed))
+    a, b = p[:n], p[n:2 * n]
+    return data.x[a], data.lengths[a], data.x[b], data.lengths[b]
+
+
 def evaluate_series(run_dir: str | Path, n: int | None = None, seed: int = 0, write: bool = True,
                     log=None, metrics_json: str = "metrics.json") -> dict:
     t0 = time.time()
@@ -40,9 +47,7 @@ def evaluate_series(run_dir: str | Path, n: int | None = None, seed: int = 0, wr
     n = min(n or 2000, total // 2)
     if n < 20:
         raise GanforgeError(f"-n must be at least 20, got {n}")
-    p = torch.randperm(total, generator=torch.Generator().manual_seed(seed))
-    a, b = p[:n], p[n:2 * n]
-    xa, la, xb, lb = data.x[a], data.lengths[a], data.x[b], data.lengths[b]
+    xa, la, xb, lb = real_window_halves(data, n, seed)
     xg, lg = gen.sample_tensor(n, seed=seed + 1)
     if log:
         log(f"evaluating {run.path}: {n:,} generated vs {n:,} real windows (post-hoc GRUs: "
